@@ -1,0 +1,91 @@
+"""Accelerator configs: YAML in, validated, bound to a registered accelerator model.
+
+A config's ``type:`` selects the model class registered under that name (see ``hwsim.models``).
+Validation errors are one line: ``<file>: key '<a.b.c>': <what was expected> (got <value>)``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import ConfigError
+from .fileio import read_structured
+
+if TYPE_CHECKING:
+    from .models.base import Accelerator
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors (catches typos)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def format_validation_error(source: str, exc: ValidationError, prefix: tuple[Any, ...] = ()) -> str:
+    """First pydantic error as one line naming the file, the dotted key path and what was expected."""
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in (*prefix, *err["loc"]))
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        return f"{source}: key '{loc}': unknown key"
+    if err["type"] == "missing":
+        return f"{source}: key '{loc}': missing"
+    got = err.get("input")
+    got_txt = f" (got {got!r})" if got is not None and not isinstance(got, dict) else ""
+    return f"{source}: key '{loc}': {msg[0].lower() + msg[1:]}{got_txt}"
+
+
+@dataclass(frozen=True)
+class AccelConfig:
+    """A validated accelerator description bound to its model.
+
+    ``model`` computes the per-layer costs; ``raw`` is the parsed YAML as written.
+    """
+
+    name: str
+    type: str
+    source: str
+    raw: dict[str, Any]
+    model: Accelerator
+
+    @property
+    def freq_hz(self) -> float:
+        """Clock frequency in Hz."""
+        return self.model.freq_hz
+
+
+def parse_config(raw: Any, source: str = "<config>") -> AccelConfig:
+    """Validate a parsed YAML mapping and bind it to its accelerator model."""
+    from .models import registry
+
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level")
+    kind = raw.get("type")
+    if kind is None:
+        raise ConfigError(f"{source}: key 'type': missing (one of: {', '.join(sorted(registry()))})")
+    models = registry()
+    if kind not in models:
+        raise ConfigError(f"{source}: key 'type': unknown accelerator kind {kind!r} (known: {', '.join(sorted(models))})")
+    cls = models[kind]
+    body = {k: v for k, v in raw.items() if k not in ("type",)}
+    try:
+        params = cls.Params.model_validate(body)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(source, exc)) from None
+    try:
+        model = cls(params)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    name = getattr(params, "name", None) or Path(source).stem
+    return AccelConfig(name=name, type=kind, source=source, raw=raw, model=model)
+
+
+def load_config(path: str | os.PathLike) -> AccelConfig:
+    """Read and validate an accelerator YAML file."""
+    p = os.fspath(path)
+    return parse_config(read_structured(p, ConfigError), source=p)
