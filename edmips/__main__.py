@@ -1,0 +1,5 @@
+import sys
+
+from edmips.cli import main
+
+sys.exit(main())

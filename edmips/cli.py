@@ -1,0 +1,50 @@
+"""The ``edmips`` command. Each subcommand lives in ``edmips/cmd_<name>.py`` and defines
+``register(subparsers)``, which adds its parser and sets ``func`` to the function that runs it.
+
+User mistakes raise :class:`hwsim.HwsimError` (or a subclass): printed as one line, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from hwsim.errors import HwsimError
+
+import edmips
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edmips",
+        description="Hardware-aware mixed-precision quantization: search per-layer bit-widths against a"
+        " simulated accelerator, simulate networks on accelerators, and emit hls4ml firmware.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(edmips.__path__), key=lambda i: i.name):
+        if info.name.startswith("cmd_"):
+            importlib.import_module(f"edmips.{info.name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        rc = args.func(args)
+    except HwsimError as exc:
+        print(f"edmips {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"edmips {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return int(rc or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
