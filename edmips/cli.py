@@ -11,9 +11,8 @@ import importlib
 import pkgutil
 import sys
 
-from hwsim.errors import HwsimError
-
 import edmips
+from hwsim.errors import HwsimError
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,7 +17,14 @@ from .fileio import atomic_write_bytes, atomic_write_text
 from .workload import Workload
 
 # per-layer columns shown in tables, in order
-TABLE_COLUMNS = ("compute_cycles", "stall_cycles", "cycles", "utilization", "dram_bytes", "energy_pj")
+TABLE_COLUMNS = (
+    "compute_cycles",
+    "stall_cycles",
+    "cycles",
+    "utilization",
+    "dram_bytes",
+    "energy_pj",
+)
 ENERGY_PARTS = ("energy_mac_pj", "energy_sram_pj", "energy_dram_pj", "energy_static_pj")
 FPGA_COLUMNS = ("ii_cycles", "dsp", "lut", "bram_18k")
 
@@ -60,7 +67,12 @@ class Report:
         cols = list(TABLE_COLUMNS) + [c for c in FPGA_COLUMNS if c in self.rows[0]]
         head = "| layer | w/a | " + " | ".join(cols) + " |"
         sep = "|---|---|" + "---|" * len(cols)
-        lines = [f"**{self.accelerator}** ({self.accel_type}) on {self.workload}, batch {self.batch}", "", head, sep]
+        lines = [
+            f"**{self.accelerator}** ({self.accel_type}) on {self.workload}, batch {self.batch}",
+            "",
+            head,
+            sep,
+        ]
         for r in self.rows:
             vals = " | ".join(_fmt(r[c]) for c in cols)
             lines.append(f"| {r['name']} | {r['w_bits']}/{r['a_bits']} | {vals} |")
@@ -75,7 +87,14 @@ class Report:
 
     def to_text(self) -> str:
         """Fixed-width table for a terminal."""
-        cols = ["cycles", "compute_cycles", "stall_cycles", "utilization", "dram_bytes", "energy_pj"]
+        cols = [
+            "cycles",
+            "compute_cycles",
+            "stall_cycles",
+            "utilization",
+            "dram_bytes",
+            "energy_pj",
+        ]
         cols += [c for c in FPGA_COLUMNS if c in self.rows[0]]
         width = max(8, max(len(r["name"]) for r in self.rows) + 1)
         out = [f"{self.accelerator} ({self.accel_type}) | {self.workload} | batch {self.batch}"]
@@ -114,21 +133,34 @@ def simulate(workload: Workload, allocation: Allocation, config: AccelConfig) ->
     rows: list[dict[str, Any]] = []
     for i, lyr in enumerate(workload.layers):
         m = model.evaluate(L.take(i), np.float64(w[i]), np.float64(a[i]))
-        row: dict[str, Any] = {"name": lyr.name, "w_bits": int(w[i]), "a_bits": int(a[i]), "macs": int(lyr.macs)}
+        row: dict[str, Any] = {
+            "name": lyr.name,
+            "w_bits": int(w[i]),
+            "a_bits": int(a[i]),
+            "macs": int(lyr.macs),
+        }
         row.update({k: float(np.asarray(v)) for k, v in m.items()})
         rows.append(row)
     totals = _totals(workload, rows, model.aggregate, model.freq_hz)
     notes = []
-    unsupported = sorted({(int(w[i]), int(a[i])) for i in range(len(w)) if not model.supports(int(w[i]), int(a[i]))})
+    unsupported = sorted(
+        {(int(w[i]), int(a[i])) for i in range(len(w)) if not model.supports(int(w[i]), int(a[i]))}
+    )
     if unsupported:
         notes.append(
-            "widths " + ", ".join(f"{x}/{y}" for x, y in unsupported) + " are not native on this accelerator;"
+            "widths "
+            + ", ".join(f"{x}/{y}" for x, y in unsupported)
+            + " are not native on this accelerator;"
             " they are costed as the next width it supports"
         )
-    return Report(config.name, config.type, workload.name, workload.layers[0].batch, rows, totals, notes)
+    return Report(
+        config.name, config.type, workload.name, workload.layers[0].batch, rows, totals, notes
+    )
 
 
-def _totals(workload: Workload, rows: list[dict[str, Any]], aggregate: str, freq_hz: float) -> dict[str, float]:
+def _totals(
+    workload: Workload, rows: list[dict[str, Any]], aggregate: str, freq_hz: float
+) -> dict[str, float]:
     batch = max(lyr.batch for lyr in workload.layers)
     energy = sum(r["energy_pj"] for r in rows)
     t: dict[str, float] = {}
@@ -173,8 +205,15 @@ def plot_reports(reports: list[Report], path: str | os.PathLike) -> None:
     import matplotlib.pyplot as plt
 
     n = len(reports)
-    fig, axes = plt.subplots(2, n, figsize=(max(6, 0.35 * len(reports[0].rows)) * n, 7), squeeze=False)
-    colors = {"energy_mac_pj": "tab:blue", "energy_sram_pj": "tab:orange", "energy_dram_pj": "tab:red", "energy_static_pj": "tab:gray"}
+    fig, axes = plt.subplots(
+        2, n, figsize=(max(6, 0.35 * len(reports[0].rows)) * n, 7), squeeze=False
+    )
+    colors = {
+        "energy_mac_pj": "tab:blue",
+        "energy_sram_pj": "tab:orange",
+        "energy_dram_pj": "tab:red",
+        "energy_static_pj": "tab:gray",
+    }
     for k, rep in enumerate(reports):
         names = [r["name"] for r in rep.rows]
         x = np.arange(len(names))
@@ -191,7 +230,13 @@ def plot_reports(reports: list[Report], path: str | os.PathLike) -> None:
         bottom = np.zeros(len(names))
         for part, c in colors.items():
             vals = np.array([r[part] for r in rep.rows]) * 1e-6
-            ax.bar(x, vals, bottom=bottom, color=c, label=part.replace("energy_", "").replace("_pj", ""))
+            ax.bar(
+                x,
+                vals,
+                bottom=bottom,
+                color=c,
+                label=part.replace("energy_", "").replace("_pj", ""),
+            )
             bottom += vals
         ax.set_ylabel("energy (uJ)")
         ax.set_title(f"{rep.accelerator}: energy per layer")

@@ -14,7 +14,9 @@ from .workload import Workload
 def _bits_array(bits: Sequence[int], label: str) -> np.ndarray:
     arr = np.asarray(list(bits), dtype=np.float64)
     if arr.ndim != 1 or arr.size == 0 or np.any(arr < 1) or np.any(arr != np.round(arr)):
-        raise HwsimError(f"{label}: expected a non-empty list of positive integer bit-widths, got {list(bits)}")
+        raise HwsimError(
+            f"{label}: expected a non-empty list of positive integer bit-widths, got {list(bits)}"
+        )
     return arr
 
 
