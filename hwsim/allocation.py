@@ -50,8 +50,14 @@ class Allocation:
                 raise AllocationError(f"layer '{name}': expected (w_bits, a_bits), got {pair!r}")
             w, a = pair
             for label, v in (("w", w), ("a", a)):
-                if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 1 <= v <= MAX_BITS:
-                    raise AllocationError(f"layer '{name}': key '{label}': expected an integer 1..{MAX_BITS}, got {v!r}")
+                if (
+                    isinstance(v, bool)
+                    or not isinstance(v, (int, np.integer))
+                    or not 1 <= v <= MAX_BITS
+                ):
+                    raise AllocationError(
+                        f"layer '{name}': key '{label}': expected an integer 1..{MAX_BITS}, got {v!r}"
+                    )
             clean[str(name)] = (int(w), int(a))
         self.bits = clean
         for name in self.float_layers:
@@ -60,7 +66,9 @@ class Allocation:
 
     # ---- constructors ----
     @classmethod
-    def uniform(cls, workload: Any, w_bits: int, a_bits: int, float_layers: list[str] | None = None) -> Allocation:
+    def uniform(
+        cls, workload: Any, w_bits: int, a_bits: int, float_layers: list[str] | None = None
+    ) -> Allocation:
         """Every layer of ``workload`` at (w_bits, a_bits)."""
         return cls({name: (w_bits, a_bits) for name in workload.names}, list(float_layers or []))
 
@@ -71,10 +79,14 @@ class Allocation:
         known = set(names)
         for name in names:
             if name not in self.bits:
-                raise AllocationError(f"allocation has no entry for layer '{name}' of workload '{workload.name}'")
+                raise AllocationError(
+                    f"allocation has no entry for layer '{name}' of workload '{workload.name}'"
+                )
         for name in self.bits:
             if name not in known:
-                raise AllocationError(f"allocation names layer '{name}', which workload '{workload.name}' does not have")
+                raise AllocationError(
+                    f"allocation names layer '{name}', which workload '{workload.name}' does not have"
+                )
 
     def arrays(self, workload: Any) -> tuple[np.ndarray, np.ndarray]:
         """(w_bits, a_bits) as float64 arrays in workload layer order."""
@@ -98,14 +110,20 @@ class Allocation:
             raise AllocationError(f"{source}: expected a mapping with 'version' and 'layers'")
         version = raw.get("version")
         if version != ALLOCATION_VERSION:
-            raise AllocationError(f"{source}: key 'version': expected {ALLOCATION_VERSION}, got {version!r}")
+            raise AllocationError(
+                f"{source}: key 'version': expected {ALLOCATION_VERSION}, got {version!r}"
+            )
         layers = raw.get("layers")
         if not isinstance(layers, dict) or not layers:
-            raise AllocationError(f"{source}: key 'layers': expected a mapping layer -> {{w: bits, a: bits}}")
+            raise AllocationError(
+                f"{source}: key 'layers': expected a mapping layer -> {{w: bits, a: bits}}"
+            )
         bits = {}
         for name, entry in layers.items():
             if not isinstance(entry, dict) or set(entry) != {"w", "a"}:
-                raise AllocationError(f"{source}: key 'layers.{name}': expected {{w: bits, a: bits}}, got {entry!r}")
+                raise AllocationError(
+                    f"{source}: key 'layers.{name}': expected {{w: bits, a: bits}}, got {entry!r}"
+                )
             bits[name] = (entry["w"], entry["a"])
         floats = raw.get("float_layers", []) or []
         if not isinstance(floats, list):

@@ -22,7 +22,9 @@ class Tech(Section):
     """Process and clock."""
 
     freq_mhz: float = Field(gt=0, description="clock in MHz")
-    node_nm: float | None = Field(default=None, gt=0, description="process node in nm (informative)")
+    node_nm: float | None = Field(
+        default=None, gt=0, description="process node in nm (informative)"
+    )
     vdd_v: float | None = Field(default=None, gt=0, description="supply voltage in V (informative)")
 
 
@@ -44,7 +46,9 @@ class Buffer(Section):
 class Dram(Section):
     """Off-chip memory interface."""
 
-    bw_bits_per_cycle: float = Field(gt=0, description="interface width in bits per accelerator cycle")
+    bw_bits_per_cycle: float = Field(
+        gt=0, description="interface width in bits per accelerator cycle"
+    )
     read_pj_per_bit: float = Field(default=0.0, ge=0)
     write_pj_per_bit: float = Field(default=0.0, ge=0)
 
@@ -100,13 +104,17 @@ class Energy(Section):
 # memory model
 
 
-def operand_bits(L: LayerArrays, w: np.ndarray, a: np.ndarray, mem: Memory) -> tuple[np.ndarray, ...]:
+def operand_bits(
+    L: LayerArrays, w: np.ndarray, a: np.ndarray, mem: Memory
+) -> tuple[np.ndarray, ...]:
     """(weight, input, output) sizes of a layer in bits at the given precisions."""
     out_bits = a if mem.output_bits == "a" else mem.psum_bits
     return L.weights * w, L.ifmap * a, L.ofmap * out_bits
 
 
-def dram_traffic_bits(L: LayerArrays, w: np.ndarray, a: np.ndarray, mem: Memory) -> tuple[np.ndarray, np.ndarray]:
+def dram_traffic_bits(
+    L: LayerArrays, w: np.ndarray, a: np.ndarray, mem: Memory
+) -> tuple[np.ndarray, np.ndarray]:
     """DRAM (read_bits, write_bits) of one layer under a two-level tiling.
 
     Each operand is compulsory traffic when it fits its tile buffer. Otherwise the better of two
@@ -122,7 +130,14 @@ def dram_traffic_bits(L: LayerArrays, w: np.ndarray, a: np.ndarray, mem: Memory)
     return reads, ob
 
 
-def stall_cycles(compute: np.ndarray, dram_bits: np.ndarray, L: LayerArrays, w: np.ndarray, a: np.ndarray, mem: Memory) -> np.ndarray:
+def stall_cycles(
+    compute: np.ndarray,
+    dram_bits: np.ndarray,
+    L: LayerArrays,
+    w: np.ndarray,
+    a: np.ndarray,
+    mem: Memory,
+) -> np.ndarray:
     """Cycles the array waits for DRAM.
 
     ``max``: double buffering hides memory time behind compute except the first tile's fill
@@ -134,7 +149,9 @@ def stall_cycles(compute: np.ndarray, dram_bits: np.ndarray, L: LayerArrays, w: 
     if mem.overlap == "sum":
         return np.ceil(mem_cycles)
     wb, ib, _ = operand_bits(L, w, a, mem)
-    fill = (np.minimum(wb, mem.weight_buffer.tile_bits) + np.minimum(ib, mem.input_buffer.tile_bits)) / mem.dram.bw_bits_per_cycle
+    fill = (
+        np.minimum(wb, mem.weight_buffer.tile_bits) + np.minimum(ib, mem.input_buffer.tile_bits)
+    ) / mem.dram.bw_bits_per_cycle
     return np.ceil(np.maximum(0.0, mem_cycles - compute) + np.minimum(fill, mem_cycles))
 
 
@@ -142,7 +159,9 @@ def stall_cycles(compute: np.ndarray, dram_bits: np.ndarray, L: LayerArrays, w: 
 # energy model
 
 
-def mac_energy_pj(energy: Energy, macs: np.ndarray, compute_cycles: np.ndarray, w: np.ndarray, a: np.ndarray) -> np.ndarray:
+def mac_energy_pj(
+    energy: Energy, macs: np.ndarray, compute_cycles: np.ndarray, w: np.ndarray, a: np.ndarray
+) -> np.ndarray:
     """Arithmetic energy in pJ."""
     m = energy.mac
     if m.model == "per_cycle":
@@ -198,4 +217,6 @@ def assemble(
         "bitops": L.macs * w * a,
     }
     shape = np.broadcast_shapes(*(np.shape(v) for v in out.values()))
-    return {k: np.broadcast_to(np.asarray(v, dtype=np.float64), shape).copy() for k, v in out.items()}
+    return {
+        k: np.broadcast_to(np.asarray(v, dtype=np.float64), shape).copy() for k, v in out.items()
+    }

@@ -67,10 +67,14 @@ def parse_config(raw: Any, source: str = "<config>") -> AccelConfig:
         raise ConfigError(f"{source}: expected a mapping at the top level")
     kind = raw.get("type")
     if kind is None:
-        raise ConfigError(f"{source}: key 'type': missing (one of: {', '.join(sorted(registry()))})")
+        raise ConfigError(
+            f"{source}: key 'type': missing (one of: {', '.join(sorted(registry()))})"
+        )
     models = registry()
     if kind not in models:
-        raise ConfigError(f"{source}: key 'type': unknown accelerator kind {kind!r} (known: {', '.join(sorted(models))})")
+        raise ConfigError(
+            f"{source}: key 'type': unknown accelerator kind {kind!r} (known: {', '.join(sorted(models))})"
+        )
     cls = models[kind]
     body = {k: v for k, v in raw.items() if k not in ("type",)}
     try:

@@ -25,7 +25,9 @@ def read_structured(path: str | os.PathLike, error: type[HwsimError] = HwsimErro
         return yaml.safe_load(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise error(f"{p}: not valid {'JSON' if p.suffix.lower() == '.json' else 'YAML'}: {first}") from None
+        raise error(
+            f"{p}: not valid {'JSON' if p.suffix.lower() == '.json' else 'YAML'}: {first}"
+        ) from None
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -22,14 +22,20 @@ KINDS = ("conv", "linear")
 
 def _pair(value: Any, key: str, where: str) -> tuple[int, int]:
     if isinstance(value, bool):
-        raise WorkloadError(f"{where}: key '{key}': expected an integer or a pair of integers, got {value!r}")
+        raise WorkloadError(
+            f"{where}: key '{key}': expected an integer or a pair of integers, got {value!r}"
+        )
     if isinstance(value, int):
         return (value, value)
-    if isinstance(value, (list, tuple)) and len(value) == 2 and all(
-        isinstance(v, int) and not isinstance(v, bool) for v in value
+    if (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
     ):
         return (int(value[0]), int(value[1]))
-    raise WorkloadError(f"{where}: key '{key}': expected an integer or a pair of integers, got {value!r}")
+    raise WorkloadError(
+        f"{where}: key '{key}': expected an integer or a pair of integers, got {value!r}"
+    )
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,9 @@ class LayerSpec:
         if not isinstance(self.name, str) or not self.name:
             raise WorkloadError(f"layer name must be a non-empty string, got {self.name!r}")
         if self.kind not in KINDS:
-            raise WorkloadError(f"{where}: key 'kind': expected one of {list(KINDS)}, got {self.kind!r}")
+            raise WorkloadError(
+                f"{where}: key 'kind': expected one of {list(KINDS)}, got {self.kind!r}"
+            )
         for key in ("in_channels", "out_channels", "groups", "batch"):
             v = getattr(self, key)
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
@@ -67,18 +75,24 @@ class LayerSpec:
         for key in ("kernel", "stride", "dilation", "in_hw"):
             p = _pair(getattr(self, key), key, where)
             if min(p) < 1:
-                raise WorkloadError(f"{where}: key '{key}': expected positive integers, got {list(p)}")
+                raise WorkloadError(
+                    f"{where}: key '{key}': expected positive integers, got {list(p)}"
+                )
             object.__setattr__(self, key, p)
         pad = _pair(self.padding, "padding", where)
         if min(pad) < 0:
-            raise WorkloadError(f"{where}: key 'padding': expected non-negative integers, got {list(pad)}")
+            raise WorkloadError(
+                f"{where}: key 'padding': expected non-negative integers, got {list(pad)}"
+            )
         object.__setattr__(self, "padding", pad)
         if self.in_channels % self.groups or self.out_channels % self.groups:
             raise WorkloadError(
                 f"{where}: key 'groups': {self.groups} does not divide in_channels {self.in_channels}"
                 f" and out_channels {self.out_channels}"
             )
-        if self.kind == "linear" and (self.kernel != (1, 1) or self.in_hw != (1, 1) or self.groups != 1):
+        if self.kind == "linear" and (
+            self.kernel != (1, 1) or self.in_hw != (1, 1) or self.groups != 1
+        ):
             raise WorkloadError(f"{where}: a linear layer has kernel 1, in_hw 1x1 and groups 1")
         expected = tuple(
             (self.in_hw[i] + 2 * self.padding[i] - self.dilation[i] * (self.kernel[i] - 1) - 1)
@@ -150,11 +164,15 @@ class LayerSpec:
     @classmethod
     def from_dict(cls, raw: Any, where: str = "layer") -> LayerSpec:
         if not isinstance(raw, dict):
-            raise WorkloadError(f"{where}: expected a mapping of layer keys, got {type(raw).__name__}")
+            raise WorkloadError(
+                f"{where}: expected a mapping of layer keys, got {type(raw).__name__}"
+            )
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(raw) - known)
         if unknown:
-            raise WorkloadError(f"{where}: unknown key '{unknown[0]}' (known: {', '.join(sorted(known))})")
+            raise WorkloadError(
+                f"{where}: unknown key '{unknown[0]}' (known: {', '.join(sorted(known))})"
+            )
         for req in ("name", "kind", "in_channels", "out_channels"):
             if req not in raw:
                 raise WorkloadError(f"{where}: missing key '{req}'")
@@ -313,7 +331,9 @@ class Workload:
             raise WorkloadError(f"{source}: expected a mapping with 'name' and 'layers'")
         version = raw.get("version", WORKLOAD_VERSION)
         if version != WORKLOAD_VERSION:
-            raise WorkloadError(f"{source}: key 'version': expected {WORKLOAD_VERSION}, got {version!r}")
+            raise WorkloadError(
+                f"{source}: key 'version': expected {WORKLOAD_VERSION}, got {version!r}"
+            )
         layers_raw = raw.get("layers")
         if not isinstance(layers_raw, list) or not layers_raw:
             raise WorkloadError(f"{source}: key 'layers': expected a non-empty list of layers")
@@ -333,7 +353,9 @@ class Workload:
             if not isinstance(edges_raw, list) or not all(
                 isinstance(e, (list, tuple)) and len(e) == 2 for e in edges_raw
             ):
-                raise WorkloadError(f"{source}: key 'edges': expected a list of [producer, consumer] pairs")
+                raise WorkloadError(
+                    f"{source}: key 'edges': expected a list of [producer, consumer] pairs"
+                )
             edges = [(str(a), str(b)) for a, b in edges_raw]
         try:
             return cls(name=str(raw.get("name", "workload")), layers=layers, edges=edges)

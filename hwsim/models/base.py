@@ -63,7 +63,9 @@ class Accelerator(ABC):
         """
         return True
 
-    def supported_bits(self, candidates_w: list[int], candidates_a: list[int]) -> tuple[list[int], list[int]]:
+    def supported_bits(
+        self, candidates_w: list[int], candidates_a: list[int]
+    ) -> tuple[list[int], list[int]]:
         """Filter candidate bit-widths to those this accelerator runs natively."""
         ws = [w for w in candidates_w if any(self.supports(w, a) for a in candidates_a)]
         as_ = [a for a in candidates_a if any(self.supports(w, a) for w in candidates_w)]
