@@ -1,0 +1,262 @@
+"""Cost budgets: target parsing, the lambda controller and the discrete repair (exact MCKP).
+
+A target is ``metric=VALUE``: relative (``0.5x`` = half the cost of the whole network at uniform
+8/8 on that accelerator) or absolute with a unit (latency s/ms/us/ns; energy J/mJ/uJ/nJ/pJ;
+edp Js/mJs/uJs/pJs; dram B/KB/MB/GB (powers of 1000) or KiB/MiB/GiB; lut/dsp/bitops plain
+counts with an optional k/M/G suffix).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from .cost import METRICS, UNITS, HardwareCost
+from .errors import SearchError
+
+_COUNT = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+# unit -> factor to the table's unit (latency_s: s; energy_pj: pJ; edp: pJ*s; dram_bytes: bytes)
+UNIT_FACTORS: dict[str, dict[str, float]] = {
+    "latency": {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9},
+    "energy": {"J": 1e12, "mJ": 1e9, "uJ": 1e6, "nJ": 1e3, "pJ": 1.0},
+    "edp": {"Js": 1e12, "mJs": 1e9, "uJs": 1e6, "nJs": 1e3, "pJs": 1.0},
+    "dram": {
+        "B": 1.0,
+        "bytes": 1.0,
+        "KB": 1e3,
+        "MB": 1e6,
+        "GB": 1e9,
+        "KiB": 1024.0,
+        "MiB": 2.0**20,
+        "GiB": 2.0**30,
+    },
+}
+_NUM = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A budget on ``metric``: ``value`` is a fraction of uniform 8/8 when ``relative``, else in
+    the metric's table unit (s, pJ, pJ*s, bytes, counts)."""
+
+    metric: str
+    value: float
+    relative: bool
+    text: str
+
+    def resolve(self, cost: HardwareCost) -> float:
+        """The absolute budget in the metric's units."""
+        return self.value * cost.scale if self.relative else self.value
+
+
+def parse_target(text: str) -> Target:
+    """Parse ``latency=0.5x``, ``latency=2ms``, ``energy=3mJ``, ``lut=60000``, ``bitops=1.5G``."""
+    if "=" not in str(text):
+        raise SearchError(
+            f"--target '{text}': expected METRIC=VALUE, e.g. latency=0.5x or energy=3mJ"
+        )
+    metric, _, val = str(text).partition("=")
+    metric = metric.strip()
+    if metric not in METRICS:
+        raise SearchError(
+            f"--target '{text}': unknown metric '{metric}' (known: {', '.join(METRICS)})"
+        )
+    val = val.strip()
+    if val.endswith("x"):
+        try:
+            frac = float(val[:-1])
+        except ValueError:
+            raise SearchError(f"--target '{text}': '{val}' is not a number followed by x") from None
+        if not 0 < frac < math.inf:
+            raise SearchError(f"--target '{text}': the fraction must be positive")
+        return Target(metric, frac, True, str(text))
+    m = _NUM.match(val)
+    if not m:
+        raise SearchError(f"--target '{text}': '{val}' is not a number with an optional unit")
+    num, unit = float(m.group(1)), m.group(2)
+    if metric in UNIT_FACTORS:
+        units = UNIT_FACTORS[metric]
+        if unit == "" and metric == "dram":
+            unit = "B"
+        if unit not in units:
+            raise SearchError(
+                f"--target '{text}': unit '{unit}' is not one of {', '.join(units)} (or use a fraction like 0.5x)"
+            )
+        value = num * units[unit]
+    else:
+        if unit not in _COUNT:
+            raise SearchError(
+                f"--target '{text}': '{metric}' is a count; suffix must be one of k, M, G"
+            )
+        value = num * _COUNT[unit]
+    if value <= 0:
+        raise SearchError(f"--target '{text}': the budget must be positive")
+    return Target(metric, value, False, str(text))
+
+
+def format_cost(metric: str, value: float) -> str:
+    """Human units: ``1.23 ms``, ``4.5 uJ``, ``60000 LUTs``."""
+    if metric == "latency":
+        for unit, f in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
+            if abs(value) >= f:
+                return f"{value / f:.4g} {unit}"
+        return f"{value:.4g} s"
+    if metric == "energy":
+        for unit, f in (("J", 1e12), ("mJ", 1e9), ("uJ", 1e6), ("nJ", 1e3)):
+            if abs(value) >= f:
+                return f"{value / f:.4g} {unit}"
+        return f"{value:.4g} pJ"
+    return f"{value:.6g} {UNITS[metric]}"
+
+
+@dataclass
+class LambdaController:
+    """Drives the expected cost to the budget by a PI update on log(lambda).
+
+    Every ``interval`` steps: ``e = log(E / target)`` (E = mean expected cost over the interval);
+    ``log_lam += kp * (e - e_prev) + ki * e`` (the velocity form of a PI controller), clamped to
+    [log_min, log_max]. A fixed lambda (the paper's gamma) is ``fixed=True``: never updated.
+    """
+
+    lam: float = 1.0
+    target: float | None = None
+    fixed: bool = False
+    interval: int = 10
+    kp: float = 0.5
+    ki: float = 0.3
+    log_min: float = -12.0
+    log_max: float = 8.0
+    steps: int = 0
+    acc: float = 0.0
+    count: int = 0
+    prev_err: float = 0.0
+
+    def update(self, expected: float) -> float:
+        """Feed one step's expected cost (metric units); returns the lambda to use next."""
+        if self.fixed or self.target is None:
+            return self.lam
+        self.steps += 1
+        self.acc += float(expected)
+        self.count += 1
+        if self.count >= self.interval:
+            mean = max(self.acc / self.count, 1e-300)
+            err = math.log(mean / self.target)
+            log_lam = math.log(self.lam) + self.kp * (err - self.prev_err) + self.ki * err
+            self.lam = math.exp(min(max(log_lam, self.log_min), self.log_max))
+            self.prev_err = err
+            self.acc, self.count = 0.0, 0
+        return self.lam
+
+    def state_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
+
+
+def _infeasible(cost: HardwareCost, budget: float) -> SearchError:
+    low = cost.minimum()
+    return SearchError(
+        f"{cost.metric} target {format_cost(cost.metric, budget)} is infeasible: the cheapest allocation"
+        f" costs {format_cost(cost.metric, low)} ({low / cost.scale:.3f}x of uniform 8/8)"
+    )
+
+
+def _mckp(
+    scores: np.ndarray, costs: np.ndarray, allowed: np.ndarray, cap: float, floor: float | None
+) -> np.ndarray | None:
+    """Exact MCKP by MILP: one allowed pair per layer, maximise sum scores, floor <= sum costs <= cap.
+
+    ``scores``/``costs``: ``[L, K]``. Returns the chosen column per layer, or None if infeasible.
+    """
+    L, K = scores.shape
+    mask = allowed.reshape(L, K)
+    n = L * K
+    c = -np.where(mask, scores, 0.0).ravel()
+    ub = mask.ravel().astype(float)
+    one = np.zeros((L, n))
+    for layer in range(L):
+        one[layer, layer * K : (layer + 1) * K] = 1.0
+    cons = [LinearConstraint(one, 1.0, 1.0)]
+    cvec = np.where(mask, costs, 0.0).ravel()[None, :]
+    # scale the budget row to O(1) for numerical robustness
+    s = max(float(np.abs(cvec).max()), 1e-300)
+    lo = -np.inf if floor is None else floor / s
+    cons.append(LinearConstraint(cvec / s, lo, cap / s + 1e-9))
+    res = milp(c, constraints=cons, integrality=np.ones(n), bounds=Bounds(np.zeros(n), ub))
+    if res.status != 0 or res.x is None:
+        return None
+    return np.asarray(np.round(res.x).reshape(L, K).argmax(axis=1))
+
+
+def repair(
+    cost: HardwareCost, log_pw: np.ndarray, log_pa: np.ndarray, budget: float, fill: float = 0.9
+) -> tuple[np.ndarray, float]:
+    """The discrete allocation that maximises ``sum_l log(pw_li * pa_lj)`` with cost <= ``budget``.
+
+    ``log_pw`` ``[L, nW]``, ``log_pa`` ``[L, nA]``: log-probabilities per searched layer. For a
+    sum cost this is a multiple-choice knapsack solved exactly with ``scipy.optimize.milp``; when
+    possible the allocation also uses at least ``fill`` x budget (unused budget is unused
+    accuracy). For ``smoothmax`` (pipeline) the constraint is per layer (every stage <= budget).
+    For ``edp`` (energy x latency) a few exact MCKPs on energy under a latency estimate are
+    iterated until the product meets the budget. Returns ``(indices [L, 2], cost)``; raises
+    :class:`SearchError` naming the cheapest achievable cost when nothing meets the budget.
+    """
+    L, nW, nA = cost.shape
+    scores = (log_pw[:, :, None] + log_pa[:, None, :]).reshape(L, nW * nA)
+    allowed = np.broadcast_to(cost.allowed[None], (L, nW, nA)).reshape(L, -1)
+
+    def to_idx(cols: np.ndarray) -> np.ndarray:
+        return np.stack([cols // nA, cols % nA], axis=1)
+
+    if cost.minimum() > budget * (1 + 1e-9):
+        raise _infeasible(cost, budget)
+    if cost.aggregate == "smoothmax":
+        (k,) = cost.keys
+        t = cost.np_tables[k].reshape(L, -1)
+        ok = allowed & (t <= budget * (1 + 1e-12))
+        if cost.np_constant[k].size and cost.np_constant[k].max() > budget:
+            raise _infeasible(cost, budget)
+        cols = np.where(ok, scores, -np.inf).argmax(axis=1)
+        idx = to_idx(cols)
+        return idx, cost.discrete(idx)
+    if cost.metric == "edp":
+        e = cost.np_tables["energy_pj"].reshape(L, -1)
+        lat = cost.np_tables["latency_s"].reshape(L, -1)
+        ce, cl = cost.np_constant["energy_pj"].sum(), cost.np_constant["latency_s"].sum()
+        best = None
+        for split in np.linspace(0.0, 1.0, 21)[1:]:
+            # try latency budgets between the minimum and the all-max latency; energy gets the rest
+            lmin = float(np.where(allowed, lat, np.inf).min(axis=1).sum()) + cl
+            lmax = float(np.where(allowed, lat, -np.inf).max(axis=1).sum()) + cl
+            lcap = lmin + split * (lmax - lmin)
+            cols = _mckp(scores, e, allowed, budget / lcap - ce, None)
+            if cols is None:
+                continue
+            idx = to_idx(cols)
+            if cost.discrete(idx) <= budget * (1 + 1e-9):
+                sc = float(scores[np.arange(L), cols].sum())
+                if best is None or sc > best[0]:
+                    best = (sc, idx)
+        if best is None:
+            raise _infeasible(cost, budget)
+        return best[1], cost.discrete(best[1])
+    (k,) = cost.keys
+    t = cost.np_tables[k].reshape(L, -1)
+    const = float(cost.np_constant[k].sum())
+    cap = budget - const
+    cols = None
+    if fill:
+        cols = _mckp(scores, t, allowed, cap, fill * budget - const)
+    if cols is None:
+        cols = _mckp(scores, t, allowed, cap, None)
+    if cols is None:
+        raise _infeasible(cost, budget)
+    idx = to_idx(cols)
+    return idx, cost.discrete(idx)
