@@ -208,6 +208,7 @@ class LayerArrays:
     weights: np.ndarray
     ifmap: np.ndarray
     ofmap: np.ndarray
+    names: np.ndarray  # layer names (object array): lets a model apply per-layer settings
 
     @classmethod
     def from_layers(cls, layers: Sequence[LayerSpec]) -> LayerArrays:
@@ -236,6 +237,7 @@ class LayerArrays:
             weights=arr(lyr.weights for lyr in layers),
             ifmap=arr(lyr.ifmap for lyr in layers),
             ofmap=arr(lyr.ofmap for lyr in layers),
+            names=np.asarray([lyr.name for lyr in layers], dtype=object),
         )
 
     def reshape(self, shape: tuple[int, ...]) -> LayerArrays:
