@@ -142,7 +142,7 @@ def simulate(workload: Workload, allocation: Allocation, config: AccelConfig) ->
         row.update({k: float(np.asarray(v)) for k, v in m.items()})
         rows.append(row)
     totals = _totals(workload, rows, model.aggregate, model.freq_hz)
-    notes = []
+    notes = list(model.annotate_totals(totals))
     unsupported = sorted(
         {(int(w[i]), int(a[i])) for i in range(len(w)) if not model.supports(int(w[i]), int(a[i]))}
     )

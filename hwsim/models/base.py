@@ -71,6 +71,10 @@ class Accelerator(ABC):
         as_ = [a for a in candidates_a if any(self.supports(w, a) for w in candidates_w)]
         return ws, as_
 
+    def annotate_totals(self, totals: dict[str, float]) -> list[str]:
+        """Add model-specific totals in place (e.g. an FPGA's resource fit); return report notes."""
+        return []
+
     @abstractmethod
     def evaluate(self, L: LayerArrays, w: np.ndarray, a: np.ndarray) -> dict[str, np.ndarray]:
         """Per-layer metrics (see ``hwsim.components.assemble`` for the standard keys).
