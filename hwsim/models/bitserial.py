@@ -1,0 +1,264 @@
+"""Bit-serial accelerators (``type: bitserial``): Stripes, UNPU, Loom and BISMO.
+
+A bit-serial lane consumes ``b`` bits of its serial operand(s) per cycle, so one MAC takes
+
+    serial a  (Stripes):    ceil(a/b_a) * ceil(w/native_w)       cycles
+    serial w  (UNPU):       ceil(w/b_w) * ceil(a/native_a)       cycles
+    serial wa (Loom, BISMO): ceil(w/b_w) * ceil(a/b_a)           cycles
+
+(hwsim-models.md §4-§6; the parallel operand takes extra passes only beyond its native width).
+
+Two array geometries:
+
+``lanes`` (Stripes/Loom/UNPU, DaDianNao-style tiles): ``tiles x filters_per_tile`` output channels,
+``terms`` reduction terms per filter (a brick of input channels) and ``windows`` output pixels are
+processed at once. A conv group costs
+
+    ceil(B*P / windows) * ceil(M_g / (tiles*filters_per_tile)) * kh*kw*ceil(C_g / terms) * steps
+
+cycles (P output pixels, M_g/C_g output/input channels per group, B batch), summed over groups.
+Fully-connected layers follow ``fc_mode``:
+
+* ``conv``: like a 1x1 conv on a 1x1 map (the batch fills the window lanes);
+* ``parallel`` (Stripes): no window parallelism and no serial gain: the bit-parallel baseline
+  speed, ``B * ceil(M/F) * ceil(K/terms) * ceil(w/native_w) * ceil(a/native_a)``;
+* ``serial_w`` (Loom): weights serial, the window columns take the activation bits in parallel,
+  ``B * ceil(M/F) * ceil(K/terms) * ceil(w/b_w) * ceil(a/(windows*b_a))`` (~ Pw/16 of the
+  equal-throughput baseline).
+
+``dpa`` (BISMO): a Dm x Dn array of Dk-bit binary dot-product units. A layer is the matrix product
+(M_g x K) x (K x B*P) per group, and costs ``ceil(M_g/Dm) * ceil(B*P/Dn) * ceil(K/Dk) * steps``
+binary-matrix cycles plus ``fill_cycles`` of pipeline fill per layer (§5).
+
+Memory (shared ``memory`` section): DRAM traffic from ``hwsim.components.dram_traffic_bits``;
+fetch, execute and result overlap (``memory.overlap: max``), so a layer costs about
+max(execute, memory) plus the first tile's fill. ``dram_ports: separate`` gives fetch (reads) and
+result (writes) their own DRAM port (BISMO's decoupled stages), ``shared`` makes them compete.
+Energy: bit-serial engines spend about constant energy per cycle (``energy.mac.model:
+per_cycle``, §9). Units: cycles, bits, pJ.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from ..components import (
+    Energy,
+    Memory,
+    Tech,
+    assemble,
+    dram_traffic_bits,
+    operand_bits,
+    stall_cycles,
+)
+from ..config import Section
+from ..workload import LayerArrays
+from .base import Accelerator, register
+
+
+class Lanes(Section):
+    """DaDianNao-style tile organisation of serial lanes (Stripes, Loom, UNPU)."""
+
+    tiles: int = Field(default=1, ge=1, description="tiles, each with its own filters")
+    filters_per_tile: int = Field(ge=1, description="output channels per tile processed at once")
+    terms: int = Field(ge=1, description="input channels (reduction terms) per filter per cycle")
+    windows: int = Field(default=1, ge=1, description="output pixels (windows) processed at once")
+
+    @property
+    def filters(self) -> int:
+        return self.tiles * self.filters_per_tile
+
+    @property
+    def lanes(self) -> int:
+        """Serial lanes: each multiplies one serial bit slice by one term per cycle."""
+        return self.filters * self.terms * self.windows
+
+
+class Dpa(Section):
+    """BISMO dot-product array: Dm x Dn units, each a Dk-bit binary dot product per cycle."""
+
+    dm: int = Field(ge=1, description="rows Dm (weight rows of the left-hand matrix)")
+    dn: int = Field(ge=1, description="columns Dn (activation columns of the right-hand matrix)")
+    dk: int = Field(ge=1, description="binary dot-product length Dk in bits")
+
+
+class SerialBits(Section):
+    """Bits consumed per cycle of each serial operand."""
+
+    w: int = Field(default=1, ge=1, le=16)
+    a: int = Field(default=1, ge=1, le=16)
+
+
+class ParallelBits(Section):
+    """Native width of a bit-parallel operand (one pass per ``native`` bits)."""
+
+    w: int = Field(default=16, ge=1, le=32)
+    a: int = Field(default=16, ge=1, le=32)
+
+
+class BitserialParams(Section):
+    name: str | None = None
+    description: str | None = None
+    tech: Tech
+    serial: Literal["a", "w", "wa"]
+    bits_per_cycle: SerialBits = SerialBits()
+    native_bits: ParallelBits = ParallelBits()
+    lanes: Lanes | None = None
+    dpa: Dpa | None = None
+    fc_mode: Literal["conv", "parallel", "serial_w"] = "conv"
+    fill_cycles: int = Field(default=0, ge=0, description="pipeline fill per layer, cycles")
+    dram_ports: Literal["shared", "separate"] = "shared"
+    memory: Memory
+    energy: Energy
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scalar_bits(cls, data: Any) -> Any:
+        # ``bits_per_cycle: 2`` is shorthand for both serial operands
+        if isinstance(data, dict):
+            b = data.get("bits_per_cycle")
+            if isinstance(b, int) and not isinstance(b, bool):
+                data = {**data, "bits_per_cycle": {"w": b, "a": b}}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> BitserialParams:
+        if (self.lanes is None) == (self.dpa is None):
+            raise ValueError(
+                "give exactly one array geometry: 'lanes' (Stripes/Loom/UNPU) or 'dpa' (BISMO)"
+            )
+        if self.dpa is not None and self.fc_mode != "conv":
+            raise ValueError(
+                "a 'dpa' (BISMO) array runs FC layers as matrix products: fc_mode must be 'conv'"
+            )
+        if self.fc_mode == "serial_w" and self.serial == "a":
+            raise ValueError("fc_mode 'serial_w' needs serial weights (serial: w or wa)")
+        return self
+
+
+def serial_steps(p: BitserialParams, w: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Cycles one lane spends per MAC at (w, a) bits."""
+    bw, ba = p.bits_per_cycle.w, p.bits_per_cycle.a
+    nw, na = p.native_bits.w, p.native_bits.a
+    if p.serial == "a":
+        return np.ceil(a / ba) * np.ceil(w / nw)
+    if p.serial == "w":
+        return np.ceil(w / bw) * np.ceil(a / na)
+    return np.ceil(w / bw) * np.ceil(a / ba)
+
+
+@register("bitserial")
+class Bitserial(Accelerator):
+    """Bit-serial accelerator cost model (see the module docstring for the formulas)."""
+
+    Params = BitserialParams
+
+    @property
+    def freq_hz(self) -> float:
+        return self.params.tech.freq_mhz * 1e6
+
+    def supports(self, w_bits: int, a_bits: int) -> bool:
+        p = self.params
+        if p.serial == "a":
+            return w_bits <= p.native_bits.w
+        if p.serial == "w":
+            return a_bits <= p.native_bits.a
+        return True
+
+    @property
+    def peak_lanes(self) -> int:
+        """Binary (1b x serial-step) lanes: MACs per cycle when one step per MAC suffices."""
+        p = self.params
+        if p.dpa is not None:
+            return p.dpa.dm * p.dpa.dn * p.dpa.dk
+        assert p.lanes is not None
+        return p.lanes.lanes
+
+    def compute_cycles(
+        self, L: LayerArrays, w: np.ndarray, a: np.ndarray
+    ) -> tuple[np.ndarray, ...]:
+        """(compute cycles, weight SRAM read elements, input SRAM read elements) of each layer.
+
+        SRAM reads count each operand element once per use by an array pass: weights once per
+        group of windows (or Dn columns), activations once per group of filters (or Dm rows).
+        """
+        p = self.params
+        steps = serial_steps(p, w, a)
+        g = L.groups
+        n = L.batch * L.out_pixels  # output columns (windows) over the batch
+        m = L.cout / g  # output channels per group
+        cg = L.cin / g
+        k = L.reduction  # kh*kw*C_g
+        if p.dpa is not None:
+            d = p.dpa
+            col_blocks, row_blocks = np.ceil(n / d.dn), np.ceil(m / d.dm)
+            per_group = row_blocks * col_blocks * np.ceil(k / d.dk)
+            compute = g * per_group * steps + p.fill_cycles
+            return compute, col_blocks * L.weights, g * row_blocks * n * k
+        lanes = p.lanes
+        assert lanes is not None
+        col_blocks = np.ceil(n / lanes.windows)
+        row_blocks = np.ceil(m / lanes.filters)
+        kred = L.kh * L.kw * np.ceil(cg / lanes.terms)
+        conv = g * col_blocks * row_blocks * kred * steps
+        w_reads = col_blocks * L.weights
+        if p.fc_mode == "conv":
+            compute = conv
+        else:
+            fc_cols = L.batch  # no window parallelism: one input vector at a time
+            if p.fc_mode == "parallel":
+                fc_steps = np.ceil(w / p.native_bits.w) * np.ceil(a / p.native_bits.a)
+            else:  # serial_w
+                fc_steps = np.ceil(w / p.bits_per_cycle.w) * np.ceil(
+                    a / (lanes.windows * p.bits_per_cycle.a)
+                )
+            fc = fc_cols * row_blocks * kred * fc_steps
+            compute = np.where(L.is_linear, fc, conv)
+            w_reads = np.where(L.is_linear, fc_cols * L.weights, w_reads)
+        compute = compute + p.fill_cycles
+        return compute, w_reads, g * row_blocks * n * k
+
+    def evaluate(self, L: LayerArrays, w: np.ndarray, a: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-layer metrics (cycles, bits, bytes, pJ) broadcast over layers x w bits x a bits."""
+        p = self.params
+        mem = p.memory
+        compute, w_rd_el, i_rd_el = self.compute_cycles(L, w, a)
+        dram_rd, dram_wr = dram_traffic_bits(L, w, a, mem)
+        port_bits = dram_rd + dram_wr if p.dram_ports == "shared" else np.maximum(dram_rd, dram_wr)
+        stall = stall_cycles(compute, port_bits, L, w, a, mem)
+        # SRAM: operand reads at their widths, outputs written once, buffers filled from DRAM
+        wb, ib, _ = operand_bits(L, w, a, mem)
+        out_bits = a if mem.output_bits == "a" else np.float64(mem.psum_bits)
+        w_rd, i_rd = w_rd_el * w, i_rd_el * a
+        o_wr = L.ofmap * out_bits
+        w_share = wb / np.maximum(wb + ib, 1e-30)
+        e_sram = (
+            w_rd * mem.weight_buffer.read_pj_per_bit
+            + i_rd * mem.input_buffer.read_pj_per_bit
+            + o_wr * mem.output_buffer.write_pj_per_bit
+            + dram_wr * mem.output_buffer.read_pj_per_bit
+            + dram_rd
+            * (
+                w_share * mem.weight_buffer.write_pj_per_bit
+                + (1 - w_share) * mem.input_buffer.write_pj_per_bit
+            )
+        )
+        return assemble(
+            L=L,
+            w=w,
+            a=a,
+            compute_cycles=compute,
+            stall=stall,
+            peak_macs_per_cycle=np.float64(self.peak_lanes) / serial_steps(p, w, a),
+            dram_read_bits=dram_rd,
+            dram_write_bits=dram_wr,
+            sram_read_bits=w_rd + i_rd + dram_wr,
+            sram_write_bits=o_wr + dram_rd,
+            e_sram_pj=e_sram,
+            energy=p.energy,
+            dram=mem.dram,
+            freq_hz=self.freq_hz,
+        )
