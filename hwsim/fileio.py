@@ -25,6 +25,12 @@ def read_structured(path: str | os.PathLike, error: type[HwsimError] = HwsimErro
         return yaml.safe_load(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        if mark is not None:  # YAML: say where (1-based line/column)
+            problem = getattr(exc, "problem", None) or first
+            first = f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+        elif isinstance(exc, json.JSONDecodeError):
+            first = f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
         raise error(
             f"{p}: not valid {'JSON' if p.suffix.lower() == '.json' else 'YAML'}: {first}"
         ) from None

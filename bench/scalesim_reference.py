@@ -1,0 +1,273 @@
+"""Reference cycle counts from SCALE-Sim 3.0.0 for the systolic model's validation.
+
+Runs SCALE-Sim (pip ``scalesim==3.0.0``, in an isolated venv because it needs numpy < 2) on every
+conv/linear layer of the hand-written workloads in ``bench/data/*.yaml`` for dataflows os/ws/is at
+16x16 and 32x32 arrays, in CALC bandwidth mode (no stalls), one layer per topology file (SCALE-Sim
+v3 keeps every layer's traces in RAM until a run ends). Writes ``bench/data/scalesim_reference.csv``
+atomically: per layer and config SCALE-Sim's total / stall / compute cycles (from COMPUTE_REPORT:
+compute = ``Total Cycles`` - ``Stall Cycles``), SRAM/DRAM access counts in words (from
+DETAILED_ACCESS_REPORT) and the CPU seconds SCALE-Sim took for the layer and for the whole
+network/config. Depthwise (``DP``) rows are split by SCALE-Sim into one sub-layer per channel; their
+counts are summed.
+
+    python bench/scalesim_reference.py --force            # regenerate the committed CSV
+    python bench/scalesim_reference.py --out /tmp/x.csv   # elsewhere
+
+``tests/test_systolic.py`` compares hwsim against the committed CSV (no SCALE-Sim needed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from hwsim.errors import HwsimError  # noqa: E402
+from hwsim.fileio import atomic_write_text  # noqa: E402
+from hwsim.scalesim_io import write_topology  # noqa: E402
+from hwsim.workload import Workload  # noqa: E402
+
+DATA = ROOT / "bench" / "data"
+NETWORKS = ("cifar_small_cnn", "cifar_resnet20", "cifar_dw_tiny")
+ARRAYS = ((16, 16), (32, 32))
+DATAFLOWS = ("os", "ws", "is")
+SRAM_KB = 64  # each of the ifmap / filter / ofmap SRAMs (CALC mode: sizes only move DRAM counts)
+SCALESIM_PIN = "scalesim==3.0.0"
+
+COLUMNS = [
+    "network",
+    "layer",
+    "array_rows",
+    "array_cols",
+    "dataflow",
+    "sram_kb",
+    "sublayers",
+    "total_cycles_incl_prefetch",
+    "total_cycles",
+    "stall_cycles",
+    "compute_cycles",
+    "ifmap_sram_reads",
+    "filter_sram_reads",
+    "ofmap_sram_writes",
+    "ifmap_dram_reads",
+    "filter_dram_reads",
+    "ofmap_dram_writes",
+    "layer_cpu_s",
+    "config_cpu_s",
+]
+
+CFG = """[general]
+run_name = {run}
+
+[architecture_presets]
+ArrayHeight : {rows}
+ArrayWidth : {cols}
+IfmapSramSzkB : {kb}
+FilterSramSzkB : {kb}
+OfmapSramSzkB : {kb}
+IfmapOffset : 0
+FilterOffset : 10000000
+OfmapOffset : 20000000
+Bandwidth : 10
+Dataflow : {df}
+ReadRequestBuffer : 32
+WriteRequestBuffer : 32
+
+[layout]
+IfmapCustomLayout : False
+IfmapSRAMBankBandwidth : 10
+IfmapSRAMBankNum : 10
+IfmapSRAMBankPort : 2
+FilterCustomLayout : False
+FilterSRAMBankBandwidth : 10
+FilterSRAMBankNum : 10
+FilterSRAMBankPort : 2
+
+[sparsity]
+SparsitySupport : false
+SparseRep : ellpack_block
+OptimizedMapping : false
+BlockSize : 8
+RandomNumberGeneratorSeed : 40
+
+[run_presets]
+InterfaceBandwidth : CALC
+UseRamulatorTrace : False
+"""
+
+# Runs inside the SCALE-Sim venv: argv = cfg, layout, outdir, topo files...; prints one JSON line
+# per topology file as soon as it finishes (the parent turns these into tqdm progress).
+CHILD = r"""
+import contextlib, csv, io, json, os, sys, time
+from scalesim.scale_sim import scalesim
+
+cfg, layout, outdir, *topos = sys.argv[1:]
+
+def rows(path):
+    with open(path) as fh:
+        r = [[c.strip() for c in line] for line in csv.reader(fh) if line]
+    head = [h for h in r[0] if h]
+    return [dict(zip(head, x)) for x in r[1:]]
+
+for topo in topos:
+    top = os.path.join(outdir, os.path.basename(topo)[:-4])
+    os.makedirs(top, exist_ok=True)
+    t0 = time.process_time()
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink):
+        sim = scalesim(save_disk_space=True, verbose=False, config=cfg, topology=topo, layout=layout)
+        sim.run_scale(top_path=top)
+    cpu = time.process_time() - t0
+    run = os.path.join(top, os.listdir(top)[0])
+    comp, det = rows(os.path.join(run, "COMPUTE_REPORT.csv")), rows(os.path.join(run, "DETAILED_ACCESS_REPORT.csv"))
+    del sim
+    print(json.dumps({"topo": topo, "cpu_s": cpu, "compute": comp, "detail": det}), flush=True)
+"""
+
+
+def ensure_venv(venv: Path) -> Path:
+    """Python of a venv holding scalesim 3.0.0 and numpy < 2; created (pip) if missing."""
+    py = venv / "bin" / "python"
+    check = [str(py), "-c", "import importlib.metadata as m; print(m.version('scalesim'))"]
+    if py.exists():
+        got = subprocess.run(check, capture_output=True, text=True)
+        if got.returncode == 0 and got.stdout.strip() == "3.0.0":
+            return py
+    print(f"creating {venv} with {SCALESIM_PIN} (numpy<2) ...", file=sys.stderr)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(py), "-m", "pip", "install", "-q", SCALESIM_PIN, "numpy<2"], check=True)
+    got = subprocess.run(check, capture_output=True, text=True)
+    if got.returncode != 0 or got.stdout.strip() != "3.0.0":
+        raise HwsimError(f"{venv}: scalesim 3.0.0 did not install ({got.stderr.strip()[-200:]})")
+    return py
+
+
+def _int(d: dict[str, str], key: str) -> int:
+    return int(float(d[key]))
+
+
+def run_config(
+    py: Path, workload: Workload, rows: int, cols: int, df: str, work: Path, bar: tqdm
+) -> list[dict[str, object]]:
+    """SCALE-Sim on every layer of ``workload`` for one array/dataflow; one dict per layer."""
+    tag = f"{workload.name}_{rows}x{cols}_{df}"
+    d = work / tag
+    d.mkdir(parents=True)
+    cfg = d / "scalesim.cfg"
+    cfg.write_text(CFG.format(run=tag, rows=rows, cols=cols, kb=SRAM_KB, df=df))
+    layout = d / "layout.csv"
+    layout.write_text("Layer name, IFMAP Height, IFMAP Width, Channels,\n")  # header only
+    topos = {}
+    for i, lyr in enumerate(workload.layers):
+        topo = d / f"l{i:03d}.csv"
+        write_topology(Workload(name=lyr.name, layers=[lyr]), topo)
+        topos[str(topo)] = lyr.name
+    cmd = [str(py), "-c", CHILD, str(cfg), str(layout), str(d / "out"), *topos]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    results: list[dict[str, object]] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        rec = json.loads(line)
+        comp, det = rec["compute"], rec["detail"]
+        total_incl = sum(_int(c, "Total Cycles (incl. prefetch)") for c in comp)
+        total = sum(_int(c, "Total Cycles") for c in comp)
+        stall = sum(_int(c, "Stall Cycles") for c in comp)
+
+        def det_sum(key: str, det: list[dict[str, str]] = det) -> int:
+            return sum(_int(x, key) for x in det)
+
+        results.append(
+            {
+                "network": workload.name,
+                "layer": topos[rec["topo"]],
+                "array_rows": rows,
+                "array_cols": cols,
+                "dataflow": df,
+                "sram_kb": SRAM_KB,
+                "sublayers": len(comp),
+                "total_cycles_incl_prefetch": total_incl,
+                "total_cycles": total,
+                "stall_cycles": stall,
+                "compute_cycles": total - stall,
+                "ifmap_sram_reads": det_sum("SRAM IFMAP Reads"),
+                "filter_sram_reads": det_sum("SRAM Filter Reads"),
+                "ofmap_sram_writes": det_sum("SRAM OFMAP Writes"),
+                "ifmap_dram_reads": det_sum("DRAM IFMAP Reads"),
+                "filter_dram_reads": det_sum("DRAM Filter Reads"),
+                "ofmap_dram_writes": det_sum("DRAM OFMAP Writes"),
+                "layer_cpu_s": round(rec["cpu_s"], 3),
+            }
+        )
+        bar.update(1)
+    err = proc.stderr.read() if proc.stderr else ""
+    if proc.wait() != 0 or len(results) != len(topos):
+        raise HwsimError(f"SCALE-Sim failed on {tag}: {err.strip()[-500:]}")
+    cpu = round(sum(float(r["layer_cpu_s"]) for r in results), 3)  # type: ignore[arg-type]
+    for r in results:
+        r["config_cpu_s"] = cpu
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--venv", type=Path, default=Path("/tmp/scalesim-venv"))
+    ap.add_argument("--out", type=Path, default=DATA / "scalesim_reference.csv")
+    ap.add_argument("--networks", nargs="+", default=list(NETWORKS), help="names in bench/data")
+    ap.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    args = ap.parse_args(argv)
+    try:
+        if args.out.exists() and not args.force:
+            raise HwsimError(f"{args.out}: already exists (use --force to overwrite)")
+        nets = [Workload.load(DATA / f"{n}.yaml") for n in args.networks]
+        py = ensure_venv(args.venv)
+        configs = [(r, c, df) for (r, c) in ARRAYS for df in DATAFLOWS]
+        t0 = time.perf_counter()
+        rows: list[dict[str, object]] = []
+        with (
+            tempfile.TemporaryDirectory(prefix="scalesim-ref-") as tmp,
+            tqdm(total=sum(len(w) for w in nets) * len(configs), unit="layer") as bar,
+        ):
+            for w in nets:
+                for r, c, df in configs:
+                    bar.set_description(f"{w.name} {r}x{c} {df}")
+                    rows += run_config(py, w, r, c, df, Path(tmp), bar)
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(args.out, buf.getvalue())
+    except HwsimError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    wall = time.perf_counter() - t0
+    print(f"wrote {args.out}: {len(rows)} rows in {wall:.0f} s wall")
+    print(
+        f"{'network':18s} {'array':>6s} {'df':>3s} {'layers':>6s} {'compute_cycles':>15s} {'cpu_s':>7s}"
+    )
+    for w in nets:
+        for r, c, df in configs:
+            sel = [
+                x
+                for x in rows
+                if x["network"] == w.name and x["array_rows"] == r and x["dataflow"] == df
+            ]
+            cyc = sum(int(x["compute_cycles"]) for x in sel)  # type: ignore[call-overload]
+            print(
+                f"{w.name:18s} {r:>3d}x{c:<2d} {df:>3s} {len(sel):6d} {cyc:15d} {sel[0]['config_cpu_s']:7.2f}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
