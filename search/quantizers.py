@@ -1,0 +1,248 @@
+"""Quantizers with straight-through estimators (STE).
+
+Two families:
+
+* ``paper`` (EdMIPS / HWGQ, for reproduction): :func:`hwgq` for activations (unsigned, step
+  Δ_b fixed for unit-variance BN outputs) and :func:`gaussian_weight` for weights (mid-rise,
+  step g_b · std(W)).
+* ``fixed`` (maps exactly onto hls4ml types): :func:`fixed_weight` = ``ap_fixed<b, b-f, AP_RND,
+  AP_SAT>`` and :func:`fixed_act` = ``ap_ufixed``/``ap_fixed<b, b-f, AP_RND, AP_SAT>``, with the
+  fraction bits ``f`` chosen per layer from statistics (:func:`weight_frac`, :func:`act_frac`).
+
+All values are dimensionless (the same units as the tensor quantized). Every quantizer here is
+of the form ``q = clamp(R(clamp(x, lo, hi) / s) * s, lo, hi)`` for a rounding ``R``; its STE
+passes the gradient where ``lo <= x <= hi`` (weights: everywhere). :class:`Grid` describes one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from .errors import SearchError
+
+#: HWGQ activation steps for a unit-variance half-Gaussian input (Cai et al. 2017), bits -> step.
+HWGQ_STEPS: dict[int, float] = {1: 0.799, 2: 0.538, 3: 0.3217, 4: 0.185}
+#: MSE-optimal uniform steps for N(0, 1) (Max 1960), bits -> step in units of std(W).
+GAUSS_STEPS: dict[int, float] = {1: 1.596, 2: 0.996, 3: 0.586, 4: 0.336}
+#: Above this many bits a quantizer is the identity (weights) or a plain ReLU (activations).
+FLOAT_BITS = 16
+
+
+def _check_bits(bits: int, what: str, minimum: int = 1) -> int:
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or bits < minimum:
+        raise SearchError(f"{what}: bits must be an integer >= {minimum}, got {bits!r}")
+    return int(bits)
+
+
+def _cell_sq_err(a: np.ndarray, b: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """∫_a^b (x - q)^2 φ(x) dx for the standard normal density φ (vectorised, a/b may be ±inf)."""
+    from scipy.stats import norm
+
+    def parts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        pdf = norm.pdf(x)
+        with np.errstate(invalid="ignore"):
+            xpdf = np.where(np.isfinite(x), x * pdf, 0.0)
+        return norm.cdf(x), pdf, xpdf
+
+    ca, pa, xa = parts(a)
+    cb, pb, xb = parts(b)
+    return (cb - ca) - (xb - xa) + 2 * q * (pb - pa) + q * q * (cb - ca)
+
+
+def _uniform_mse(step: float, bits: int, half: bool) -> float:
+    n = 2**bits
+    k = np.arange(n, dtype=np.float64)
+    if half:  # levels k·Δ on the positive half of N(0,1), thresholds at (k ± 1/2)Δ
+        lo = np.where(k == 0, 0.0, (k - 0.5) * step)
+        hi = np.where(k == n - 1, np.inf, (k + 0.5) * step)
+        return float(2 * _cell_sq_err(lo, hi, k * step).sum())
+    lvl = (k - n / 2 + 0.5) * step  # mid-rise levels (k + 1/2)Δ, symmetric
+    lo = np.where(k == 0, -np.inf, (k - n / 2) * step)
+    hi = np.where(k == n - 1, np.inf, (k - n / 2 + 1) * step)
+    return float(_cell_sq_err(lo, hi, lvl).sum())
+
+
+@lru_cache(maxsize=64)
+def optimal_uniform_step(bits: int, half: bool) -> float:
+    """MSE-optimal uniform step for N(0,1) (``half=False``, 2^b mid-rise levels) or for its
+    positive half (``half=True``, levels 0..(2^b-1)Δ). Reproduces Max's table for the Gaussian."""
+    from scipy.optimize import minimize_scalar
+
+    bits = _check_bits(bits, "optimal_uniform_step")
+    hi = 4.0 * 2.0 ** (-bits + 1)
+    res = minimize_scalar(
+        lambda d: _uniform_mse(d, bits, half),
+        bounds=(1e-7, hi),
+        method="bounded",
+        options={"xatol": 1e-9},
+    )
+    return float(res.x)
+
+
+def hwgq_step(bits: int) -> float:
+    """HWGQ step Δ_b for unit-variance input: the paper's constants for 1..4 bits; above 4 bits
+    (extension) the MSE-optimal uniform step for the positive half of N(0,1)."""
+    bits = _check_bits(bits, "hwgq")
+    return HWGQ_STEPS[bits] if bits in HWGQ_STEPS else optimal_uniform_step(bits, half=True)
+
+
+def gaussian_step(bits: int) -> float:
+    """Weight step g_b in units of std(W): the paper's constants for 1..4 bits; above 4 bits
+    (extension) the MSE-optimal uniform step for N(0,1), computed numerically."""
+    bits = _check_bits(bits, "gaussian_weight")
+    return GAUSS_STEPS[bits] if bits in GAUSS_STEPS else optimal_uniform_step(bits, half=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Grids: one elementwise quantizer, applied without autograd (used by the composite layers)
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Grid:
+    """``q = clamp(R(clamp(x, lo, hi)/step + offset) - offset) * step, lo, hi)``.
+
+    ``step`` None means no rounding (a plain clamp, e.g. ReLU); ``half_up`` selects
+    floor(v + 1/2) (AP_RND) instead of torch.round (half to even); ``offset`` 1/2 gives the
+    mid-rise levels of the paper's weight quantizer. The STE gradient is 1 on [lo, hi]."""
+
+    step: float | None
+    lo: float
+    hi: float
+    half_up: bool = True
+    offset: float = 0.0
+
+    def apply(self, x: torch.Tensor) -> torch.Tensor:
+        """Quantize (no gradient tracking needed; the callers add the STE)."""
+        y = x.clamp(self.lo, self.hi)
+        if self.step is None:
+            return y
+        v = y / self.step + self.offset
+        v = torch.floor(v + 0.5) if self.half_up else torch.round(v)
+        return ((v - self.offset) * self.step).clamp(self.lo, self.hi)
+
+    def mask(self, x: torch.Tensor) -> torch.Tensor:
+        """STE pass-through mask: 1 where lo <= x <= hi, as x's dtype."""
+        return ((x >= self.lo) & (x <= self.hi)).to(x.dtype)
+
+
+def _ste(x: torch.Tensor, grid: Grid) -> torch.Tensor:
+    """Quantize with the clipped STE: forward grid.apply(x), gradient 1 on [lo, hi]."""
+    y = x.clamp(grid.lo, grid.hi)
+    return y + (grid.apply(x) - y).detach()
+
+
+def _identity_ste(x: torch.Tensor, grid: Grid) -> torch.Tensor:
+    """Quantize with the plain identity STE (gradient 1 everywhere)."""
+    return x + (grid.apply(x.detach()) - x.detach())
+
+
+# ---- paper family ----
+def hwgq_grid(bits: int) -> Grid:
+    """HWGQ levels {0, Δ, ..., (2^b - 1)Δ}, round half to even (torch.round); ReLU above FLOAT_BITS."""
+    bits = _check_bits(bits, "hwgq")
+    if bits > FLOAT_BITS:
+        return Grid(None, 0.0, math.inf)
+    step = hwgq_step(bits)
+    return Grid(step, 0.0, (2**bits - 1) * step, half_up=False)
+
+
+def gaussian_grid(bits: int, std: float) -> Grid:
+    """Mid-rise levels (k + 1/2)·g_b·std, k in [-2^(b-1), 2^(b-1) - 1]; identity above FLOAT_BITS."""
+    bits = _check_bits(bits, "gaussian_weight")
+    if bits > FLOAT_BITS:
+        return Grid(None, -math.inf, math.inf)
+    step = gaussian_step(bits) * (std if std > 0 and math.isfinite(std) else 1.0)
+    lim = (2 ** (bits - 1) - 0.5) * step
+    return Grid(step, -lim, lim, half_up=False, offset=0.5)
+
+
+def signed_grid(bits: int, step: float) -> Grid:
+    """Two's-complement levels k·step, k in [-2^(b-1), 2^(b-1) - 1], round half up (AP_RND, AP_SAT)."""
+    bits = _check_bits(bits, "signed quantizer", minimum=2)
+    if bits > FLOAT_BITS:
+        return Grid(None, -math.inf, math.inf)
+    return Grid(float(step), -(2 ** (bits - 1)) * step, (2 ** (bits - 1) - 1) * step)
+
+
+def unsigned_grid(bits: int, step: float) -> Grid:
+    """Levels k·step, k in [0, 2^b - 1], round half up (ap_ufixed, AP_RND, AP_SAT; also the ReLU)."""
+    bits = _check_bits(bits, "unsigned quantizer")
+    if bits > FLOAT_BITS:
+        return Grid(None, 0.0, math.inf)
+    return Grid(float(step), 0.0, (2**bits - 1) * step)
+
+
+def hwgq(x: torch.Tensor, bits: int) -> torch.Tensor:
+    """HWGQ activation quantizer (replaces the ReLU): Δ·round(clamp(x, 0, c_b)/Δ), c_b = (2^b-1)Δ;
+    clipped-ReLU STE. bits > FLOAT_BITS (incl. 32): plain ReLU."""
+    return _ste(x, hwgq_grid(bits))
+
+
+def gaussian_weight(w: torch.Tensor, bits: int) -> torch.Tensor:
+    """EdMIPS weight quantizer: σ = std(W) (unbiased, no gradient), step g_b·σ, symmetric mid-rise
+    levels (k + 1/2)·step clamped to ±(2^(b-1) - 1/2)·step; identity STE."""
+    std = float(w.detach().std()) if w.numel() > 1 else 1.0
+    return _identity_ste(w, gaussian_grid(bits, std))
+
+
+# ---- fixed family ----
+def _check_frac(frac: int, what: str) -> int:
+    if isinstance(frac, bool) or not isinstance(frac, (int, np.integer)):
+        raise SearchError(f"{what}: frac must be an integer, got {frac!r}")
+    return int(frac)
+
+
+def fixed_weight_grid(bits: int, frac: int) -> Grid:
+    """Grid of ap_fixed<bits, bits - frac, AP_RND, AP_SAT>; needs bits >= 2."""
+    if isinstance(bits, (int, np.integer)) and not isinstance(bits, bool) and bits == 1:
+        raise SearchError("fixed weights: 1-bit ap_fixed has no symmetric levels; use >= 2 bits")
+    bits = _check_bits(bits, "fixed_weight", minimum=2)
+    return signed_grid(bits, 2.0 ** -_check_frac(frac, "fixed_weight"))
+
+
+def fixed_act_grid(bits: int, frac: int, signed: bool) -> Grid:
+    """Grid of ap_ufixed (unsigned) or ap_fixed (signed) <bits, bits - frac, AP_RND, AP_SAT>."""
+    step = 2.0 ** -_check_frac(frac, "fixed_act")
+    if signed:
+        return signed_grid(_check_bits(bits, "fixed_act (signed)", minimum=2), step)
+    return unsigned_grid(_check_bits(bits, "fixed_act"), step)
+
+
+def fixed_weight(w: torch.Tensor, bits: int, frac: int) -> torch.Tensor:
+    """k·2^-frac with k = clamp(floor(w·2^frac + 1/2), -2^(b-1), 2^(b-1) - 1)
+    (= ap_fixed<bits, bits - frac, AP_RND, AP_SAT>); identity STE."""
+    return _identity_ste(w, fixed_weight_grid(bits, frac))
+
+
+def fixed_act(x: torch.Tensor, bits: int, frac: int, signed: bool = False) -> torch.Tensor:
+    """Unsigned: clamp(floor(x/s + 1/2)·s, 0, (2^b - 1)·s) = ap_ufixed<b, b-frac, AP_RND, AP_SAT>
+    (also the ReLU); signed: clamp to [-2^(b-1)·s, (2^(b-1) - 1)·s] = ap_fixed; s = 2^-frac.
+    Clipped STE (gradient 1 inside the range, 0 outside)."""
+    return _ste(x, fixed_act_grid(bits, frac, signed))
+
+
+def _nearest_pow2_exponent(value: float) -> int:
+    return int(math.floor(math.log2(value) + 0.5))
+
+
+def weight_frac(w: torch.Tensor | float, bits: int) -> int:
+    """Fraction bits for fixed weights: -round(log2(g_b · std(W))) (power of two nearest the
+    MSE-optimal Gaussian step; ties round up in log2). ``w`` may be the std itself."""
+    std = float(w.detach().std()) if isinstance(w, torch.Tensor) else float(w)
+    if not (std > 0 and math.isfinite(std)):
+        return int(bits) - 1  # degenerate (all-equal) weights: grid [-1, 1)
+    return -_nearest_pow2_exponent(gaussian_step(bits) * std)
+
+
+def act_frac(running_std: float, bits: int, signed: bool = False) -> int:
+    """Fraction bits for fixed activations: -round(log2(Δ_b · running_std)), Δ_b the HWGQ step
+    (unsigned input); for a signed input the Gaussian step g_b is used instead (symmetric data)."""
+    std = float(running_std)
+    if not (std > 0 and math.isfinite(std)):
+        std = 1.0
+    step = gaussian_step(bits) if signed else hwgq_step(bits)
+    return -_nearest_pow2_exponent(step * std)
