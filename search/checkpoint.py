@@ -1,0 +1,63 @@
+"""Atomic checkpoints of a search or training run, and the RNG state needed to resume exactly."""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from hwsim.fileio import atomic_write_bytes
+
+from .errors import SearchError
+
+CHECKPOINT_VERSION = 1
+
+
+def rng_state() -> dict[str, Any]:
+    """Python, numpy and torch (CPU) generator states."""
+    return {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
+    """Serialise ``state`` with ``torch.save`` to memory, then write it atomically (a kill
+    during the write leaves the previous checkpoint intact)."""
+    buf = io.BytesIO()
+    torch.save({"version": CHECKPOINT_VERSION, **state}, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint`; ``kind`` checks its ``kind`` key."""
+    p = Path(path)
+    if not p.is_file():
+        raise SearchError(f"{p}: checkpoint not found")
+    try:
+        state = torch.load(p, map_location="cpu", weights_only=False)
+    except Exception as exc:  # a truncated or foreign file: one line, not a traceback
+        raise SearchError(f"{p}: not a readable checkpoint ({type(exc).__name__})") from None
+    if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
+        raise SearchError(f"{p}: not an edmips checkpoint (version {CHECKPOINT_VERSION} expected)")
+    if kind is not None and state.get("kind") != kind:
+        raise SearchError(f"{p}: is a '{state.get('kind')}' checkpoint, expected '{kind}'")
+    return state

@@ -1,0 +1,420 @@
+"""The EdMIPS search loop: joint single-level SGD on weights and architecture parameters.
+
+Loss = cross-entropy + lambda * expected_cost / cost_ref (cost_ref = the network at uniform 8/8).
+Every epoch: a JSON line in ``search_log.jsonl`` and an atomic checkpoint; ``resume`` restarts
+from the last finished epoch and reproduces an uninterrupted run exactly (same seed). Under
+``torchrun`` (RANK/WORLD_SIZE set) the model is wrapped in DistributedDataParallel (gloo, CPU)
+and rank 0 writes the files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from tqdm import tqdm
+
+from hwsim import Allocation, load_config
+from hwsim.fileio import atomic_write_text
+
+from .api import RESUME_FREE, SearchConfig
+from .budget import LambdaController, format_cost, parse_target, repair
+from .checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
+from .cost import METRICS, HardwareCost, supported_candidates
+from .data import load_dataset
+from .errors import SearchError
+
+CKPT = "checkpoint.pt"
+StepCallback = Callable[[int, int], None]
+
+
+# ---- distributed helpers ----
+def dist_env() -> tuple[int, int]:
+    """(rank, world_size) from torchrun's environment; (0, 1) when not distributed."""
+    if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
+        return int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    return 0, 1
+
+
+def init_distributed() -> tuple[int, int]:
+    rank, world = dist_env()
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("gloo", rank=rank, world_size=world)
+    return rank, world
+
+
+def make_loader(
+    ds: Dataset,
+    batch_size: int,
+    shuffle: bool,
+    seed: int,
+    epoch: int,
+    workers: int,
+    world: int,
+    rank: int,
+) -> DataLoader:
+    """A loader whose order depends only on (seed, epoch): resumable without saved sampler state."""
+    if world > 1:
+        sampler = DistributedSampler(ds, num_replicas=world, rank=rank, shuffle=shuffle, seed=seed)
+        sampler.set_epoch(epoch)
+        return DataLoader(ds, batch_size=batch_size, sampler=sampler, num_workers=workers)
+    g = torch.Generator().manual_seed(seed * 100003 + epoch)
+    return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=g, num_workers=workers)
+
+
+def evaluate_model(model: nn.Module, ds: Dataset, batch_size: int = 256, workers: int = 0) -> float:
+    """Top-1 accuracy in [0, 1] of ``model`` (eval mode) on ``ds``."""
+    was = model.training
+    model.eval()
+    correct = total = 0
+    with torch.no_grad():
+        for x, y in DataLoader(ds, batch_size=batch_size, num_workers=workers):
+            correct += int((model(x).argmax(1) == y).sum())
+            total += int(y.numel())
+    model.train(was)
+    return correct / max(total, 1)
+
+
+def split_params(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+    """(weights, architecture parameters): names containing 'alpha' are architecture."""
+    arch = [p for n, p in model.named_parameters() if "alpha" in n]
+    weights = [p for n, p in model.named_parameters() if "alpha" not in n]
+    return weights, arch
+
+
+def set_lr(opt: torch.optim.Optimizer, base: float, epoch: int, step_epoch: int) -> float:
+    """Step schedule: ``base * 0.1 ** (epoch // step_epoch)``."""
+    lr = base * 0.1 ** (epoch // max(step_epoch, 1))
+    for g in opt.param_groups:
+        g["lr"] = lr
+    return lr
+
+
+# ---- setup shared by the search and its tests ----
+class SearchSetup:
+    """Model, data, cost and budget of one search, built from a :class:`SearchConfig`."""
+
+    def __init__(self, cfg: SearchConfig, verbose: bool = True) -> None:
+        from .convert import LayerPolicy, convert_for_search, mixed_layers
+        from .trace import trace_workload
+        from .zoo import build_model
+
+        self.cfg = cfg
+        if cfg.metric not in METRICS:
+            raise SearchError(f"--metric '{cfg.metric}': unknown (known: {', '.join(METRICS)})")
+        self.target = parse_target(cfg.target) if cfg.target else None
+        if self.target is not None and self.target.metric != cfg.metric:
+            raise SearchError(
+                f"--target '{cfg.target}' is on {self.target.metric} but --metric is {cfg.metric}"
+            )
+        if self.target is None and cfg.lam is None:
+            raise SearchError("give a budget with --target METRIC=VALUE or a fixed --lambda")
+        if cfg.lam is not None and (not math.isfinite(cfg.lam) or cfg.lam < 0):
+            raise SearchError(f"--lambda {cfg.lam}: expected a non-negative number")
+        if cfg.family not in ("paper", "fixed"):
+            raise SearchError(f"--family '{cfg.family}': expected paper or fixed")
+        for key in ("epochs", "batch_size", "step_epoch"):
+            if int(getattr(cfg, key)) < 1:
+                raise SearchError(
+                    f"--{key.replace('_', '-')} {getattr(cfg, key)}: expected a positive integer"
+                )
+        self.accel = load_config(cfg.accel) if cfg.accel else None
+        if self.accel is None and cfg.metric != "bitops":
+            raise SearchError(f"--metric {cfg.metric} needs an accelerator config (--accel FILE)")
+        self.w_bits, self.a_bits = supported_candidates(
+            self.accel, cfg.w_bits, cfg.a_bits, quiet=not verbose
+        )
+        self.train_ds, self.test_ds, self.info = load_dataset(cfg.data, cfg.data_dir, split_seed=0)
+        shape = tuple(self.info["input_shape"])
+        self.model = build_model(cfg.model, num_classes=self.info["num_classes"], input_shape=shape)
+        self.workload = trace_workload(self.model, shape, batch=1, name=cfg.model)
+        self.policy = LayerPolicy(first=cfg.first, last=cfg.last)
+        self.summary = convert_for_search(
+            self.model, self.w_bits, self.a_bits, cfg.family, self.policy
+        )
+        if verbose:
+            print(str(self.summary))
+        self.mixed = mixed_layers(self.model)
+        if not self.mixed:
+            raise SearchError(
+                f"model '{cfg.model}': no layer is searched (all float under the layer policy)"
+            )
+        self.searched = [n for n in self.workload.names if n in self.mixed]
+        self.cost = HardwareCost.from_workload(
+            self.workload, self.accel, cfg.metric, self.searched, self.w_bits, self.a_bits
+        )
+        self.budget = self.target.resolve(self.cost) if self.target else None
+        if self.budget is not None:
+            low = self.cost.minimum()
+            if low > self.budget * (1 + 1e-9):
+                raise SearchError(
+                    f"--target {cfg.target}: infeasible on '{self.accel.name if self.accel else 'bitops'}':"
+                    f" the cheapest allocation costs {format_cost(cfg.metric, low)}"
+                    f" ({low / self.cost.scale:.3f}x of uniform 8/8), the target is"
+                    f" {format_cost(cfg.metric, self.budget)}"
+                )
+
+    def probs(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return [self.mixed[n].probs() for n in self.searched]
+
+    def argmax_indices(self) -> np.ndarray:
+        out = []
+        for n in self.searched:
+            w, a = self.mixed[n].argmax_bits()
+            out.append((self.w_bits.index(int(w)), self.a_bits.index(int(a))))
+        return np.asarray(out, dtype=np.int64)
+
+    def log_probs(self) -> tuple[np.ndarray, np.ndarray]:
+        with torch.no_grad():
+            pw = np.stack([p[0].detach().double().numpy() for p in self.probs()])
+            pa = np.stack([p[1].detach().double().numpy() for p in self.probs()])
+        return np.log(np.maximum(pw, 1e-300)), np.log(np.maximum(pa, 1e-300))
+
+    def allocation(self, indices: np.ndarray, meta: dict[str, Any]) -> Allocation:
+        bits = {n: (8, 8) for n in self.workload.names}
+        for n, (i, j) in zip(self.searched, indices):
+            bits[n] = (self.w_bits[int(i)], self.a_bits[int(j)])
+        floats = [n for n in self.workload.names if n not in self.mixed]
+        return Allocation(bits, floats, meta)
+
+    def bits_of(self, indices: np.ndarray) -> dict[str, list[int]]:
+        return {
+            n: [self.w_bits[int(i)], self.a_bits[int(j)]]
+            for n, (i, j) in zip(self.searched, indices)
+        }
+
+
+def _check_out(cfg: SearchConfig) -> Path:
+    out = Path(cfg.out)
+    if out.exists() and not out.is_dir():
+        raise SearchError(f"--out {out}: exists and is not a folder")
+    finished = (out / "summary.json").exists()
+    if cfg.resume:
+        if not (out / CKPT).exists():
+            raise SearchError(f"--resume: {out / CKPT} not found (nothing to resume)")
+    elif (finished or (out / CKPT).exists()) and not cfg.force:
+        raise SearchError(
+            f"--out {out}: holds a search already (use --resume to continue or --force to overwrite)"
+        )
+    return out
+
+
+def _same_experiment(saved: dict[str, Any], cfg: SearchConfig, path: Path) -> None:
+    now = cfg.to_dict()
+    for k, v in saved.items():
+        if k in RESUME_FREE:
+            continue
+        if now.get(k) != v:
+            raise SearchError(
+                f"--resume: {path} was made with {k}={v!r}, this run has {k}={now.get(k)!r}"
+            )
+
+
+def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[str, Any]:
+    """Run or resume one search; writes allocation.yaml, search_log.jsonl, summary.json and the
+    checkpoint under ``cfg.out`` (rank 0 only). ``callback(epoch, step)`` runs after every step
+    (tests use it to interrupt a run)."""
+    rank, world = init_distributed()
+    main = rank == 0
+    out = _check_out(cfg)
+    state = None
+    if cfg.resume:
+        state = load_checkpoint(out / CKPT, kind="search")
+        _same_experiment(state["config"], cfg, out / CKPT)
+    seed_everything(cfg.seed)
+    setup = SearchSetup(cfg, verbose=main)
+    model = setup.model
+    weights, arch = split_params(model)
+    opt_w = torch.optim.SGD(
+        weights, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+    )
+    opt_a = torch.optim.SGD(arch, lr=cfg.lra, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    ctl = LambdaController(
+        lam=cfg.lam if cfg.lam is not None else 1.0,
+        target=setup.budget,
+        fixed=setup.budget is None,
+        interval=cfg.lambda_interval,
+    )
+    start, log = 0, []
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt_w.load_state_dict(state["opt_w"])
+        opt_a.load_state_dict(state["opt_a"])
+        ctl.load_state_dict(state["controller"])
+        set_rng_state(state["rng"])
+        start, log = int(state["epoch"]), list(state["log"])
+        if main:
+            print(f"resuming {out} at epoch {start + 1}/{cfg.epochs}")
+    net: nn.Module = model
+    if world > 1:
+        net = nn.parallel.DistributedDataParallel(model)
+    ce = nn.CrossEntropyLoss()
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+    for epoch in range(start, cfg.epochs):
+        lr_w = set_lr(opt_w, cfg.lr, epoch, cfg.step_epoch)
+        lr_a = set_lr(opt_a, cfg.lra, epoch, cfg.step_epoch)
+        loader = make_loader(
+            setup.train_ds, cfg.batch_size, True, cfg.seed, epoch, cfg.workers, world, rank
+        )
+        net.train()
+        sums = {"loss": 0.0, "ce": 0.0, "correct": 0, "n": 0, "cost": 0.0, "steps": 0}
+        bar = tqdm(
+            loader,
+            desc=f"search {epoch + 1}/{cfg.epochs}",
+            disable=not (main and cfg.progress),
+            leave=False,
+        )
+        for step, (x, y) in enumerate(bar):
+            logits = net(x)
+            loss_ce = ce(logits, y)
+            expected = setup.cost(setup.probs())
+            loss = loss_ce + ctl.lam * (expected / setup.cost.scale).to(loss_ce.dtype)
+            if not torch.isfinite(loss):
+                raise SearchError(
+                    f"loss became {float(loss)} at epoch {epoch + 1} step {step + 1} (try a smaller --lr"
+                    f" or --lra); the last checkpoint in {out} is intact"
+                )
+            opt_w.zero_grad(set_to_none=True)
+            opt_a.zero_grad(set_to_none=True)
+            loss.backward()
+            opt_w.step()
+            opt_a.step()
+            e = float(expected)
+            ctl.update(e)
+            b = int(y.numel())
+            sums["loss"] += float(loss) * b
+            sums["ce"] += float(loss_ce) * b
+            sums["correct"] += int((logits.argmax(1) == y).sum())
+            sums["n"] += b
+            sums["cost"] += e
+            sums["steps"] += 1
+            bar.set_postfix(
+                loss=f"{float(loss):.3f}", lam=f"{ctl.lam:.3g}", cost=f"{e / setup.cost.scale:.3f}x"
+            )
+            if callback is not None:
+                callback(epoch, step)
+        bar.close()
+        idx = setup.argmax_indices()
+        with torch.no_grad():
+            exp_now = float(setup.cost(setup.probs()))
+        rec = {
+            "epoch": epoch + 1,
+            "lr": lr_w,
+            "lra": lr_a,
+            "loss": sums["loss"] / max(sums["n"], 1),
+            "ce": sums["ce"] / max(sums["n"], 1),
+            "train_acc": sums["correct"] / max(sums["n"], 1),
+            "test_acc": evaluate_model(model, setup.test_ds, workers=cfg.workers),
+            "expected_cost": exp_now,
+            "expected_cost_rel": exp_now / setup.cost.scale,
+            "argmax_bits": setup.bits_of(idx),
+            "argmax_cost": setup.cost.discrete(idx),
+            "argmax_cost_rel": setup.cost.discrete(idx) / setup.cost.scale,
+            "lambda": ctl.lam,
+            "metric": cfg.metric,
+        }
+        log.append(rec)
+        if main:
+            save_checkpoint(
+                out / CKPT,
+                {
+                    "kind": "search",
+                    "config": cfg.to_dict(),
+                    "epoch": epoch + 1,
+                    "model": model.state_dict(),
+                    "opt_w": opt_w.state_dict(),
+                    "opt_a": opt_a.state_dict(),
+                    "controller": ctl.state_dict(),
+                    "rng": rng_state(),
+                    "log": log,
+                    "model_name": cfg.model,
+                    "input_shape": list(setup.info["input_shape"]),
+                    "num_classes": setup.info["num_classes"],
+                    "w_bits": setup.w_bits,
+                    "a_bits": setup.a_bits,
+                },
+            )
+            atomic_write_text(out / "search_log.jsonl", "".join(json.dumps(r) + "\n" for r in log))
+            if cfg.progress:
+                tqdm.write(
+                    f"epoch {epoch + 1}: loss {rec['loss']:.4f} train {rec['train_acc']:.3f} test {rec['test_acc']:.3f}"
+                    f" expected {rec['expected_cost_rel']:.3f}x argmax {rec['argmax_cost_rel']:.3f}x lambda {ctl.lam:.3g}"
+                )
+    summary = finish(setup, out, log, write=main)
+    if world > 1:
+        dist.barrier()
+    return summary
+
+
+def finish(
+    setup: SearchSetup, out: Path, log: list[dict[str, Any]], write: bool = True
+) -> dict[str, Any]:
+    """Discretise (argmax, then the exact budget repair) and write the outputs."""
+    cfg = setup.cfg
+    idx = setup.argmax_indices()
+    argmax_cost = setup.cost.discrete(idx)
+    repaired = False
+    if setup.budget is not None:
+        lpw, lpa = setup.log_probs()
+        if argmax_cost > setup.budget or argmax_cost < cfg.fill * setup.budget:
+            new, _ = repair(setup.cost, lpw, lpa, setup.budget, fill=cfg.fill)
+            repaired = not np.array_equal(new, idx)
+            idx = new
+    achieved = setup.cost.discrete(idx)
+    accel = setup.accel.name if setup.accel else None
+    meta = {
+        "metric": cfg.metric,
+        "target": cfg.target,
+        "target_value": setup.budget,
+        "achieved": achieved,
+        "achieved_rel": achieved / setup.cost.scale,
+        "reference_8_8": setup.cost.scale,
+        "argmax_cost": argmax_cost,
+        "repaired": repaired,
+        "accelerator": accel,
+        "accel_config": cfg.accel,
+        "model": cfg.model,
+        "family": cfg.family,
+        "lambda": log[-1]["lambda"] if log else cfg.lam,
+    }
+    alloc = setup.allocation(idx, meta)
+    summary = {
+        "model": cfg.model,
+        "data": cfg.data,
+        "accelerator": accel,
+        "metric": cfg.metric,
+        "unit": setup.cost.metric,
+        "target": cfg.target,
+        "target_value": setup.budget,
+        "achieved": achieved,
+        "achieved_text": format_cost(cfg.metric, achieved),
+        "achieved_rel": achieved / setup.cost.scale,
+        "argmax_cost": argmax_cost,
+        "repaired": repaired,
+        "final_test_acc_supernet": log[-1]["test_acc"] if log else None,
+        "epochs": len(log),
+        "allocation": {n: list(b) for n, b in alloc.bits.items()},
+        "float_layers": alloc.float_layers,
+        "config": cfg.to_dict(),
+    }
+    if write:
+        alloc.save(out / "allocation.yaml")
+        atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+        tgt = (
+            f" (target {format_cost(cfg.metric, setup.budget)})" if setup.budget is not None else ""
+        )
+        print(
+            f"{cfg.metric}: {format_cost(cfg.metric, achieved)} = {achieved / setup.cost.scale:.3f}x of uniform 8/8{tgt};"
+            f" {'repaired from the argmax' if repaired else 'argmax allocation'}; wrote {out / 'allocation.yaml'}"
+        )
+    return summary

@@ -1,0 +1,264 @@
+"""Final training of the fixed mixed-precision network, evaluation, and the trained-model file.
+
+The model file (``model.pt``) holds the zoo name and arguments, the allocation, the quantizer
+family and layer policy, the state_dict and the test accuracy; :func:`load_trained` rebuilds the
+network from it (codegen uses this).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from hwsim import Allocation, parse_bits
+from hwsim.errors import AllocationError
+from hwsim.fileio import atomic_write_text
+
+from .api import EvalConfig, TrainConfig
+from .checkpoint import load_checkpoint, save_checkpoint, seed_everything
+from .data import load_dataset
+from .errors import SearchError
+from .loop import evaluate_model, make_loader, set_lr
+
+MODEL_FILE = "model.pt"
+
+
+def uniform_allocation(
+    workload: Any, bits: str, first: str = "float", last: str = "float"
+) -> Allocation:
+    """Every layer at ``bits`` ("W/A"), except a float first/last layer (8/8, in float_layers)."""
+    try:
+        w, a = parse_bits(bits)
+    except AllocationError as exc:
+        raise SearchError(f"--bits: {exc}") from None
+    names = workload.names
+    floats = []
+    if first == "float":
+        floats.append(names[0])
+    if last == "float" and names[-1] not in floats:
+        floats.append(names[-1])
+    alloc = {n: ((8, 8) if n in floats else (w, a)) for n in names}
+    return Allocation(alloc, floats, {"uniform": f"{w}/{a}"})
+
+
+def build_fixed(
+    model_name: str,
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    allocation: Allocation | None,
+    bits: str | None,
+    family: str,
+    first: str = "float",
+    last: str = "float",
+    verbose: bool = False,
+) -> tuple[nn.Module, Allocation, Any]:
+    """Zoo model converted to fixed-precision layers; returns (model, allocation, workload)."""
+    from .convert import LayerPolicy, convert_fixed
+    from .trace import trace_workload
+    from .zoo import build_model
+
+    model = build_model(model_name, num_classes=num_classes, input_shape=tuple(input_shape))
+    workload = trace_workload(model, tuple(input_shape), batch=1, name=model_name)
+    if allocation is None:
+        if bits is None:
+            raise SearchError("give an allocation file (--allocation) or uniform bits (--bits W/A)")
+        allocation = uniform_allocation(workload, bits, first, last)
+    try:
+        allocation.validate(workload)
+    except AllocationError as exc:
+        raise SearchError(f"allocation does not match model '{model_name}': {exc}") from None
+    summary = convert_fixed(model, allocation, family, LayerPolicy(first=first, last=last))
+    if verbose:
+        print(str(summary))
+    return model, allocation, workload
+
+
+def _init_from_search(model: nn.Module, path: str) -> int:
+    """Copy matching weights (not architecture parameters) from a search checkpoint."""
+    state = load_checkpoint(path, kind="search")["model"]
+    own = model.state_dict()
+    take = {
+        k: v for k, v in state.items() if "alpha" not in k and k in own and own[k].shape == v.shape
+    }
+    if not take:
+        raise SearchError(f"--init-from-search {path}: no weight matches this model")
+    model.load_state_dict(take, strict=False)
+    return len(take)
+
+
+def run_train(cfg: TrainConfig) -> dict[str, Any]:
+    """Train the fixed network with SGD (step schedule), evaluate top-1 and save ``model.pt``."""
+    out = Path(cfg.out)
+    if (out / MODEL_FILE).exists() and not cfg.force:
+        raise SearchError(f"--out {out}: holds a trained model already (use --force to overwrite)")
+    if (cfg.allocation is None) == (cfg.bits is None):
+        raise SearchError("give exactly one of --allocation FILE or --bits W/A")
+    for key in ("epochs", "batch_size", "step_epoch"):
+        if int(getattr(cfg, key)) < 1:
+            raise SearchError(
+                f"--{key.replace('_', '-')} {getattr(cfg, key)}: expected a positive integer"
+            )
+    alloc_in = Allocation.load(cfg.allocation) if cfg.allocation else None
+    seed_everything(cfg.seed)
+    train_ds, test_ds, info = load_dataset(cfg.data, cfg.data_dir, split_seed=0)
+    shape = tuple(info["input_shape"])
+    model, alloc, _ = build_fixed(
+        cfg.model,
+        shape,
+        info["num_classes"],
+        alloc_in,
+        cfg.bits,
+        cfg.family,
+        cfg.first,
+        cfg.last,
+        verbose=cfg.progress,
+    )
+    if cfg.init_from_search:
+        n = _init_from_search(model, cfg.init_from_search)
+        print(f"initialised {n} tensors from {cfg.init_from_search}")
+    opt = torch.optim.SGD(
+        model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+    )
+    ce = nn.CrossEntropyLoss()
+    history = []
+    for epoch in range(cfg.epochs):
+        set_lr(opt, cfg.lr, epoch, cfg.step_epoch)
+        model.train()
+        tot = correct = 0
+        loss_sum = 0.0
+        loader = make_loader(train_ds, cfg.batch_size, True, cfg.seed, epoch, cfg.workers, 1, 0)
+        for x, y in tqdm(
+            loader, desc=f"train {epoch + 1}/{cfg.epochs}", disable=not cfg.progress, leave=False
+        ):
+            logits = model(x)
+            loss = ce(logits, y)
+            if not torch.isfinite(loss):
+                raise SearchError(
+                    f"loss became {float(loss)} at epoch {epoch + 1} (try a smaller --lr)"
+                )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += float(loss) * int(y.numel())
+            correct += int((logits.argmax(1) == y).sum())
+            tot += int(y.numel())
+        acc = evaluate_model(model, test_ds, workers=cfg.workers)
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "loss": loss_sum / tot,
+                "train_acc": correct / tot,
+                "test_acc": acc,
+            }
+        )
+        if cfg.progress:
+            tqdm.write(
+                f"epoch {epoch + 1}: loss {loss_sum / tot:.4f} train {correct / tot:.3f} test {acc:.3f}"
+            )
+    acc = history[-1]["test_acc"]
+    meta = {
+        "model_name": cfg.model,
+        "zoo_args": {"num_classes": info["num_classes"], "input_shape": list(shape)},
+        "family": cfg.family,
+        "policy": {"first": cfg.first, "last": cfg.last},
+        "data": cfg.data,
+        "normalisation": {"mean": info["mean"], "std": info["std"]},
+        "accuracy": acc,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(
+        out / MODEL_FILE,
+        {
+            "kind": "trained",
+            **meta,
+            "allocation": alloc.to_dict(),
+            "state_dict": model.state_dict(),
+        },
+    )
+    summary = {
+        **meta,
+        "history": history,
+        "model_file": str(out / MODEL_FILE),
+        "allocation": alloc.to_dict(),
+    }
+    atomic_write_text(out / "train_summary.json", json.dumps(summary, indent=2) + "\n")
+    print(
+        f"top-1 {acc * 100:.2f}% on {cfg.data} test ({info['test_size']} images); wrote {out / MODEL_FILE}"
+    )
+    return summary
+
+
+def load_trained(path: str) -> tuple[nn.Module, Allocation, dict[str, Any]]:
+    """Rebuild a trained network from ``model.pt``: ``(model in eval mode, allocation, meta)``.
+
+    ``meta`` has model_name, zoo_args (num_classes, input_shape), family, policy, data,
+    normalisation and accuracy (top-1 in [0, 1]).
+    """
+    state = load_checkpoint(path, kind="trained")
+    alloc = Allocation.from_dict(state["allocation"], source=str(path))
+    args = state["zoo_args"]
+    pol = state.get("policy", {})
+    model, _, _ = build_fixed(
+        state["model_name"],
+        tuple(args["input_shape"]),
+        int(args["num_classes"]),
+        alloc,
+        None,
+        state["family"],
+        pol.get("first", "float"),
+        pol.get("last", "float"),
+    )
+    try:
+        model.load_state_dict(state["state_dict"])
+    except RuntimeError as exc:
+        raise SearchError(
+            f"{path}: weights do not fit the model: {str(exc).splitlines()[0]}"
+        ) from None
+    model.eval()
+    meta = {
+        k: v for k, v in state.items() if k not in ("state_dict", "allocation", "version", "kind")
+    }
+    return model, alloc, meta
+
+
+def run_evaluate(cfg: EvalConfig) -> dict[str, Any]:
+    """Top-1 accuracy of a model file on the test split (plus the allocation's hardware totals
+    when ``cfg.accel`` is given)."""
+    model, alloc, meta = load_trained(cfg.model_file)
+    data = cfg.data or meta["data"]
+    _, test_ds, info = load_dataset(data, cfg.data_dir, split_seed=0)
+    if tuple(info["input_shape"]) != tuple(meta["zoo_args"]["input_shape"]):
+        raise SearchError(
+            f"{cfg.model_file}: model takes {meta['zoo_args']['input_shape']}, data set '{data}' gives"
+            f" {list(info['input_shape'])}"
+        )
+    acc = evaluate_model(model, test_ds, batch_size=cfg.batch_size)
+    result: dict[str, Any] = {
+        "model_file": cfg.model_file,
+        "data": data,
+        "top1": acc,
+        "test_size": len(test_ds),
+    }
+    print(f"top-1 {acc * 100:.2f}% on {data} test ({len(test_ds)} images)")
+    if cfg.accel:
+        from hwsim import load_config, simulate
+
+        from .trace import trace_workload
+        from .zoo import build_model
+
+        plain = build_model(
+            meta["model_name"],
+            **{k: (tuple(v) if k == "input_shape" else v) for k, v in meta["zoo_args"].items()},
+        )
+        wl = trace_workload(plain, tuple(meta["zoo_args"]["input_shape"]), name=meta["model_name"])
+        rep = simulate(wl, alloc, load_config(cfg.accel))
+        result["hardware"] = rep.totals
+        print(
+            f"on {rep.accelerator}: latency {rep.totals['latency_s']:.4g} s, energy {rep.totals['energy_per_inference_pj']:.4g} pJ"
+        )
+    return result
