@@ -55,6 +55,7 @@ from ..components import (
     stall_cycles,
 )
 from ..config import Section
+from ..errors import ConfigError
 from ..workload import LayerArrays
 from .base import Accelerator, register
 
@@ -124,20 +125,6 @@ class BitserialParams(Section):
                 data = {**data, "bits_per_cycle": {"w": b, "a": b}}
         return data
 
-    @model_validator(mode="after")
-    def _check(self) -> BitserialParams:
-        if (self.lanes is None) == (self.dpa is None):
-            raise ValueError(
-                "give exactly one array geometry: 'lanes' (Stripes/Loom/UNPU) or 'dpa' (BISMO)"
-            )
-        if self.dpa is not None and self.fc_mode != "conv":
-            raise ValueError(
-                "a 'dpa' (BISMO) array runs FC layers as matrix products: fc_mode must be 'conv'"
-            )
-        if self.fc_mode == "serial_w" and self.serial == "a":
-            raise ValueError("fc_mode 'serial_w' needs serial weights (serial: w or wa)")
-        return self
-
 
 def serial_steps(p: BitserialParams, w: np.ndarray, a: np.ndarray) -> np.ndarray:
     """Cycles one lane spends per MAC at (w, a) bits."""
@@ -150,11 +137,56 @@ def serial_steps(p: BitserialParams, w: np.ndarray, a: np.ndarray) -> np.ndarray
     return np.ceil(w / bw) * np.ceil(a / ba)
 
 
+def pipelined_stall(
+    compute: np.ndarray,
+    port_bits: np.ndarray,
+    L: LayerArrays,
+    w: np.ndarray,
+    a: np.ndarray,
+    mem: Memory,
+) -> np.ndarray:
+    """Stall cycles of a fetch / execute / result pipeline (``memory.overlap: max``).
+
+    The first weight and input tiles are fetched before execution starts (``fill``); the rest of
+    the DRAM time overlaps execution, so a layer takes ``max(compute + fill, memory)`` cycles and
+    the stall is that minus ``compute``. (``hwsim.components.stall_cycles`` adds the fill on top
+    of a memory-bound layer's memory time; here it is part of it.) ``sum`` and ``stall_free``
+    follow ``hwsim.components.stall_cycles``.
+    """
+    if mem.overlap != "max":
+        return stall_cycles(compute, port_bits, L, w, a, mem)
+    bw = mem.dram.bw_bits_per_cycle
+    mem_cycles = port_bits / bw
+    wb, ib, _ = operand_bits(L, w, a, mem)
+    fill = (
+        np.minimum(wb, mem.weight_buffer.tile_bits) + np.minimum(ib, mem.input_buffer.tile_bits)
+    ) / bw
+    fill = np.minimum(fill, mem_cycles)
+    return np.ceil(np.maximum(fill, mem_cycles - compute))
+
+
 @register("bitserial")
 class Bitserial(Accelerator):
     """Bit-serial accelerator cost model (see the module docstring for the formulas)."""
 
     Params = BitserialParams
+
+    def __init__(self, params: BitserialParams) -> None:
+        if (params.lanes is None) == (params.dpa is None):
+            raise ConfigError(
+                "keys 'lanes' / 'dpa': give exactly one array geometry, 'lanes' (Stripes, Loom, UNPU)"
+                " or 'dpa' (BISMO)"
+            )
+        if params.dpa is not None and params.fc_mode != "conv":
+            raise ConfigError(
+                f"key 'fc_mode': a 'dpa' (BISMO) array runs FC layers as matrix products, so fc_mode"
+                f" must be 'conv' (got {params.fc_mode!r})"
+            )
+        if params.fc_mode == "serial_w" and params.serial == "a":
+            raise ConfigError(
+                "key 'fc_mode': 'serial_w' needs serial weights (serial: w or wa), got serial: a"
+            )
+        super().__init__(params)
 
     @property
     def freq_hz(self) -> float:
@@ -228,7 +260,7 @@ class Bitserial(Accelerator):
         compute, w_rd_el, i_rd_el = self.compute_cycles(L, w, a)
         dram_rd, dram_wr = dram_traffic_bits(L, w, a, mem)
         port_bits = dram_rd + dram_wr if p.dram_ports == "shared" else np.maximum(dram_rd, dram_wr)
-        stall = stall_cycles(compute, port_bits, L, w, a, mem)
+        stall = pipelined_stall(compute, port_bits, L, w, a, mem)
         # SRAM: operand reads at their widths, outputs written once, buffers filled from DRAM
         wb, ib, _ = operand_bits(L, w, a, mem)
         out_bits = a if mem.output_bits == "a" else np.float64(mem.psum_bits)
