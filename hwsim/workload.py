@@ -331,6 +331,11 @@ class Workload:
     def from_dict(cls, raw: Any, source: str = "workload") -> Workload:
         if not isinstance(raw, dict):
             raise WorkloadError(f"{source}: expected a mapping with 'name' and 'layers'")
+        unknown = sorted(set(raw) - {"version", "name", "layers", "edges"})
+        if unknown:
+            raise WorkloadError(
+                f"{source}: unknown key '{unknown[0]}' (known: edges, layers, name, version)"
+            )
         version = raw.get("version", WORKLOAD_VERSION)
         if version != WORKLOAD_VERSION:
             raise WorkloadError(
