@@ -1,0 +1,147 @@
+"""hls4ml configuration and project writing for an :class:`ExportPlan`."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import CodegenError
+from .plan import ExportPlan
+
+PROJECT = "myproject"
+BACKEND = "Vitis"
+
+# hls4ml precision keys per planned op
+PRECISION_KEYS = {
+    "input": ("result",),
+    "conv": ("weight", "bias", "accum", "result"),
+    "linear": ("weight", "bias", "accum", "result"),
+    "bn": ("scale", "bias", "result"),
+    "relu": ("result",),
+    "maxpool": ("accum", "result"),
+    "avgpool": ("accum", "result"),
+    "add": ("result",),
+    "flatten": ("result",),
+}
+
+
+@dataclass(frozen=True)
+class Parallelism:
+    """ReuseFactor and Strategy of one conv/dense layer (hls4ml names)."""
+
+    reuse_factor: int = 1
+    strategy: str = "Latency"
+
+
+def legal_reuse_factors(n_in: int, n_out: int) -> list[int]:
+    """Reuse factors hls4ml accepts under the Resource strategy (its own validation rule)."""
+    from hls4ml.backends import get_backend
+
+    return list(get_backend(BACKEND).get_valid_reuse_factors(n_in, n_out))
+
+
+def snap_reuse(rf: int, n_in: int, n_out: int) -> int:
+    """The legal reuse factor closest to ``rf`` (ties: the smaller)."""
+    legal = legal_reuse_factors(n_in, n_out)
+    return min(legal, key=lambda r: (abs(r - rf), r))
+
+
+def hls_config(plan: ExportPlan, parallel: dict[str, Parallelism], io_type: str) -> dict[str, Any]:
+    """An hls4ml config (granularity 'name') with an explicit precision for every layer."""
+    import hls4ml
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        cfg = hls4ml.utils.config_from_pytorch_model(
+            plan.model,
+            tuple(plan.input_shape),
+            granularity="name",
+            backend=BACKEND,
+            default_precision="ap_fixed<16,6>",
+            default_reuse_factor=1,
+            channels_last_conversion="internal",
+        )
+    names = {k.lower(): k for k in cfg["LayerName"]}
+    cfg["Model"]["Strategy"] = "Latency"
+    for p in plan.nodes:
+        key = names.get(p.name.lower())
+        if key is None:
+            continue
+        entry = cfg["LayerName"][key]
+        prec = entry.setdefault("Precision", {})
+        if not isinstance(prec, dict):
+            prec = entry["Precision"] = {}
+        for k in PRECISION_KEYS[p.op]:
+            if k in p.types:
+                prec[k] = p.types[k].hls()
+        entry["Trace"] = True
+        if p.op in ("conv", "linear"):
+            par = parallel.get(p.params["layer"], Parallelism())
+            entry["ReuseFactor"] = int(par.reuse_factor)
+            entry["Strategy"] = par.strategy
+    # any layer still carrying 'auto' or the default type would silently change numerics
+    for lname, entry in cfg["LayerName"].items():
+        prec = entry.get("Precision", {})
+        if isinstance(prec, dict):
+            for k, v in prec.items():
+                if k == "result" and v == "auto" and lname not in {p.name for p in plan.nodes}:
+                    raise CodegenError(f"hls4ml layer '{lname}': no planned type for '{k}'")
+    return cfg
+
+
+def write_project(
+    plan: ExportPlan,
+    out_dir: str | os.PathLike,
+    parallel: dict[str, Parallelism],
+    io_type: str,
+    part: str,
+    clock_period_ns: float,
+) -> Any:
+    """Convert with hls4ml and write the project into ``out_dir``; return the hls4ml model.
+
+    Checks that every planned layer survived conversion (no BatchNorm fusion or dropped layer).
+    """
+    import hls4ml
+
+    cfg = hls_config(plan, parallel, io_type)
+    buf = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buf):
+            hm = hls4ml.converters.convert_from_pytorch_model(
+                plan.model,
+                hls_config=cfg,
+                output_dir=os.fspath(out_dir),
+                project_name=PROJECT,
+                backend=BACKEND,
+                io_type=io_type,
+                part=part,
+                clock_period=clock_period_ns,
+            )
+            hm.config.trace_output = True  # trace hooks are guarded by #ifndef __SYNTHESIS__
+            hm.write()
+    except CodegenError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - converter failures become one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CodegenError(f"hls4ml could not convert the model: {first}") from None
+    got = {layer.name.lower() for layer in hm.get_layers()}
+    for p in plan.nodes:
+        if p.op not in ("flatten",) and p.name.lower() not in got:
+            raise CodegenError(
+                f"layer '{p.name}' ({p.op}) disappeared during hls4ml conversion (fused or"
+                " dropped): its numerics would differ"
+            )
+    for layer in hm.get_layers():
+        if layer.class_name in (
+            "Conv2D",
+            "Dense",
+            "Conv1D",
+            "Conv2DBatchnorm",
+        ) and layer.name.lower() in {p.name.lower() for p in plan.nodes}:
+            p = plan.node(next(n.name for n in plan.nodes if n.name.lower() == layer.name.lower()))
+            par = parallel.get(p.params["layer"], Parallelism())
+            p.params["reuse_factor"] = int(layer.get_attr("reuse_factor", par.reuse_factor))
+            p.params["strategy"] = str(layer.get_attr("strategy", par.strategy))
+    return hm
