@@ -32,7 +32,8 @@ def build(project_dir: str) -> str:
 
 
 def library(project_dir: str) -> str:
-    text = open(os.path.join(project_dir, "build_lib.sh")).read()
+    with open(os.path.join(project_dir, "build_lib.sh")) as fh:
+        text = fh.read()
     m = re.search(r"^LIB_STAMP=(\S+)", text, re.M)
     if m:
         path = os.path.join(project_dir, "firmware", f"{PROJECT}-{m.group(1)}.so")

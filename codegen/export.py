@@ -136,7 +136,7 @@ def from_search_model(
             replacements.append((name, new))
     for name, new in replacements:
         _set_module(plain, name, new)
-    for name, m in _mac_modules(plain).items():
+    for name in _mac_modules(plain):
         if name not in layers:
             wb, ab = allocation.bits.get(name, (8, 8))
             layers[name] = LayerQuant(wb, ab, None, None, float_layer=True)

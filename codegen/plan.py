@@ -189,7 +189,6 @@ def build_plan(
         return alias.get(name, name)
 
     # quantization points: producer of each quantized layer's input
-    by_name = {n.name: n for n in fx_nodes}
     qpoint: dict[str, tuple[FixedType, str]] = {}
     notes: list[str] = []
     for n in fx_nodes:

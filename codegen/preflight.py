@@ -90,7 +90,7 @@ def check_module(name: str, m: nn.Module, io_type: str) -> None:
             )
         if isinstance(m, nn.AvgPool2d) and p != (0, 0):
             raise CodegenError(f"{where}: padded average pooling is not supported: use padding=0")
-    if isinstance(m, nn.Linear) or isinstance(m, nn.Conv2d):
+    if isinstance(m, (nn.Linear, nn.Conv2d)):
         return
     leafish = not list(m.children())
     if leafish and not isinstance(m, SUPPORTED_MODULES):
