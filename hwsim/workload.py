@@ -242,7 +242,9 @@ class LayerArrays:
 
     def reshape(self, shape: tuple[int, ...]) -> LayerArrays:
         """Every array reshaped (e.g. to (L, 1, 1) to broadcast against (nW, 1) and (nA,))."""
-        return LayerArrays(**{f.name: getattr(self, f.name).reshape(shape) for f in fields(self)})
+        return LayerArrays(
+            **{f.name: np.reshape(getattr(self, f.name), shape) for f in fields(self)}
+        )
 
     def take(self, index: int) -> LayerArrays:
         """One layer's entries as 0-d arrays."""
