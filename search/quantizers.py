@@ -122,7 +122,18 @@ class Grid:
             return y
         v = y / self.step + self.offset
         v = torch.floor(v + 0.5) if self.half_up else torch.round(v)
-        return ((v - self.offset) * self.step).clamp(self.lo, self.hi)
+        # clamp the integer level index (not the value) so every output is exactly (k - offset)·step
+        k_lo, k_hi = self._index_range()
+        return (v.clamp(k_lo, k_hi) - self.offset) * self.step
+
+    def _index_range(self) -> tuple[float, float]:
+        assert self.step is not None
+        lo = self.lo / self.step + self.offset
+        hi = self.hi / self.step + self.offset
+        return (
+            float(round(lo)) if math.isfinite(lo) else lo,
+            float(round(hi)) if math.isfinite(hi) else hi,
+        )
 
     def mask(self, x: torch.Tensor) -> torch.Tensor:
         """STE pass-through mask: 1 where lo <= x <= hi, as x's dtype."""
@@ -132,12 +143,13 @@ class Grid:
 def _ste(x: torch.Tensor, grid: Grid) -> torch.Tensor:
     """Quantize with the clipped STE: forward grid.apply(x), gradient 1 on [lo, hi]."""
     y = x.clamp(grid.lo, grid.hi)
-    return y + (grid.apply(x) - y).detach()
+    # q + (y - y) is exactly q in value (x + (q - x) would not be), with y's gradient
+    return grid.apply(x.detach()) + (y - y.detach())
 
 
 def _identity_ste(x: torch.Tensor, grid: Grid) -> torch.Tensor:
     """Quantize with the plain identity STE (gradient 1 everywhere)."""
-    return x + (grid.apply(x.detach()) - x.detach())
+    return grid.apply(x.detach()) + (x - x.detach())
 
 
 # ---- paper family ----
