@@ -113,14 +113,7 @@ def from_search_model(
                 raise CodegenError(
                     f"layer '{name}': family '{m.family}' has no hls4ml type; train with family='fixed'"
                 )
-            inner = getattr(m, "conv", None) or getattr(m, "linear", None)
-            if inner is None:
-                inner = next(
-                    (c for c in m.children() if isinstance(c, (nn.Conv2d, nn.Linear))), None
-                )
-            if inner is None:
-                raise CodegenError(f"layer '{name}': no wrapped nn.Conv2d/nn.Linear found")
-            new = copy.deepcopy(inner)
+            new = _plain_layer(name, m)
             with torch.no_grad():
                 new.weight.copy_(m.quantized_weight().detach().to(new.weight.dtype))
                 if getattr(m, "bias", None) is not None and new.bias is not None:
@@ -142,6 +135,25 @@ def from_search_model(
             layers[name] = LayerQuant(wb, ab, None, None, float_layer=True)
     _check_allocation(layers, allocation)
     return QuantModel(plain, tuple(input_shape), layers, allocation)
+
+
+def _plain_layer(name: str, m: nn.Module) -> nn.Module:
+    """A plain nn.Conv2d/nn.Linear with the geometry of a search layer (weights copied later)."""
+    has_bias = getattr(m, "bias", None) is not None
+    if getattr(m, "layer_kind", "conv") == "linear" or hasattr(m, "in_features"):
+        return nn.Linear(m.in_features, m.out_features, bias=has_bias)
+    if not hasattr(m, "kernel_size"):
+        raise CodegenError(f"layer '{name}': cannot read the conv geometry of {type(m).__name__}")
+    return nn.Conv2d(
+        m.in_channels,
+        m.out_channels,
+        m.kernel_size,
+        stride=m.stride,
+        padding=m.padding,
+        dilation=m.dilation,
+        groups=m.groups,
+        bias=has_bias,
+    )
 
 
 def _check_allocation(layers: dict[str, LayerQuant], allocation: Allocation | None) -> None:
