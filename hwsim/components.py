@@ -140,8 +140,9 @@ def stall_cycles(
 ) -> np.ndarray:
     """Cycles the array waits for DRAM.
 
-    ``max``: double buffering hides memory time behind compute except the first tile's fill
-    (one weight tile and one input tile) and the excess of memory time over compute time.
+    ``max``: double buffering overlaps DRAM transfers with compute, except the first tile (one
+    weight tile and one input tile), which must arrive before compute starts. A layer then takes
+    ``max(compute + fill, memory)`` cycles, so the stall is ``max(fill, memory - compute)``.
     """
     mem_cycles = dram_bits / mem.dram.bw_bits_per_cycle
     if mem.overlap == "stall_free":
@@ -152,7 +153,7 @@ def stall_cycles(
     fill = (
         np.minimum(wb, mem.weight_buffer.tile_bits) + np.minimum(ib, mem.input_buffer.tile_bits)
     ) / mem.dram.bw_bits_per_cycle
-    return np.ceil(np.maximum(0.0, mem_cycles - compute) + np.minimum(fill, mem_cycles))
+    return np.ceil(np.maximum(np.minimum(fill, mem_cycles), mem_cycles - compute))
 
 
 # ---------------------------------------------------------------------------------------------
