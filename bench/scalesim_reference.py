@@ -225,7 +225,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=DATA / "scalesim_reference.csv")
     ap.add_argument("--networks", nargs="+", default=list(NETWORKS), help="names in bench/data")
     ap.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    ap.add_argument(
+        "--summary-only",
+        action="store_true",
+        help="print the SCALE-Sim vs hwsim table for the existing --out CSV and exit",
+    )
     args = ap.parse_args(argv)
+    if args.summary_only:
+        return summary_only(args.out, args.networks)
     try:
         if args.out.exists() and not args.force:
             raise HwsimError(f"{args.out}: already exists (use --force to overwrite)")
@@ -252,20 +259,60 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     wall = time.perf_counter() - t0
     print(f"wrote {args.out}: {len(rows)} rows in {wall:.0f} s wall")
+    summarize(rows, nets)
+    return 0
+
+
+def summarize(rows: list[dict[str, object]], nets: list[Workload]) -> None:
+    """Side-by-side table: SCALE-Sim vs hwsim compute cycles, and the time each took.
+
+    SCALE-Sim's time is its CPU seconds for the network/config; hwsim's is the time of one
+    ``cost_tables`` call over all layers at 8/8 bits (best of 20). Ratios, not absolute seconds,
+    are the claim (the machine is shared).
+    """
+    import yaml
+
+    from hwsim.config import parse_config
+    from hwsim.tables import cost_tables
+
+    raw = yaml.safe_load((ROOT / "accel_configs" / "systolic_int8_32x32_ws.yaml").read_text())
     print(
-        f"{'network':18s} {'array':>6s} {'df':>3s} {'layers':>6s} {'compute_cycles':>15s} {'cpu_s':>7s}"
+        f"{'network':16s} {'array':>5s} {'df':>2s} {'layers':>6s} {'scalesim_cycles':>15s}"
+        f" {'hwsim_cycles':>12s} {'exact':>5s} {'scalesim_cpu_s':>14s} {'hwsim_s':>9s} {'ratio':>9s}"
     )
     for w in nets:
-        for r, c, df in configs:
-            sel = [
-                x
+        for r, c, df in [(r, c, df) for (r, c) in ARRAYS for df in DATAFLOWS]:
+            sel = {
+                str(x["layer"]): x
                 for x in rows
-                if x["network"] == w.name and x["array_rows"] == r and x["dataflow"] == df
-            ]
-            cyc = sum(int(x["compute_cycles"]) for x in sel)  # type: ignore[call-overload]
+                if x["network"] == w.name and int(x["array_rows"]) == r and x["dataflow"] == df  # type: ignore[call-overload]
+            }
+            if not sel:
+                continue
+            cfg = parse_config({**raw, "array": {"rows": r, "cols": c, "dataflow": df}})
+            best = float("inf")
+            for _ in range(20):
+                t0 = time.perf_counter()
+                got = cost_tables(w, cfg, [8], [8])["compute_cycles"][:, 0, 0]
+                best = min(best, time.perf_counter() - t0)
+            ref = [int(sel[n]["compute_cycles"]) for n in w.names]  # type: ignore[call-overload]
+            exact = sum(int(g) == x for g, x in zip(got, ref))
+            cpu = float(next(iter(sel.values()))["config_cpu_s"])  # type: ignore[arg-type]
             print(
-                f"{w.name:18s} {r:>3d}x{c:<2d} {df:>3s} {len(sel):6d} {cyc:15d} {sel[0]['config_cpu_s']:7.2f}"
+                f"{w.name:16s} {r:>2d}x{c:<2d} {df:>2s} {len(ref):6d} {sum(ref):15d}"
+                f" {int(got.sum()):12d} {exact:>2d}/{len(ref):<2d} {cpu:14.2f} {best:9.2e}"
+                f" {cpu / best:9.0f}x"
             )
+
+
+def summary_only(path: Path, names: list[str]) -> int:
+    """Print the comparison table for an existing reference CSV (no SCALE-Sim run)."""
+    if not path.is_file():
+        print(f"error: {path}: file not found", file=sys.stderr)
+        return 2
+    with path.open() as fh:
+        rows: list[dict[str, object]] = list(csv.DictReader(fh))
+    summarize(rows, [Workload.load(DATA / f"{n}.yaml") for n in names])
     return 0
 
 

@@ -2,14 +2,19 @@
 
 Compute cycles follow SCALE-Sim's fold model. With the GEMM mapping (Sr, Sc, T):
 os (P, M, K), ws (K, M, P), is (K, P, M), where P = batch x output pixels, K = kh x kw x C/groups,
-M = output channels per group, folds Fr = ceil(Sr/R), Fc = ceil(Sc/C):
+M = output channels per group, folds Fr = ceil(Sr/R), Fc = ceil(Sc/C), one GEMM run takes
 
     os:     Fr*Fc*(T + R + C - 2) - 1
     ws, is: Fr*Fc*(T + 2R + C - 2) - 1      (R extra cycles to preload the stationary operand)
 
+cycles (folds do not overlap). A grouped / depthwise layer runs one GEMM per group, as SCALE-Sim
+splits a ``DP`` layer into one single-channel layer per channel, so its cycles are the sum of the
+per-group runs. Validated exactly against SCALE-Sim 3.0.0 on every layer of
+``bench/data/scalesim_reference.csv`` (``tests/test_systolic.py``).
+
 Precision: the datapath is ``native_bits`` wide. Narrower operands do not speed compute (they are
 zero-extended) but shrink memory traffic; wider operands take ceil(w/native_w)*ceil(a/native_a)
-passes.
+passes, each a full run of the layer's GEMMs.
 """
 
 from __future__ import annotations
@@ -19,7 +24,15 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from ..components import Energy, Memory, Tech, assemble, dram_traffic_bits, mac_energy_pj, stall_cycles
+from ..components import (
+    Energy,
+    Memory,
+    Tech,
+    assemble,
+    dram_traffic_bits,
+    mac_energy_pj,
+    stall_cycles,
+)
 from ..config import Section
 from ..workload import LayerArrays
 from .base import Accelerator, register
@@ -46,8 +59,13 @@ class SystolicParams(Section):
     energy: Energy
 
 
-def fold_cycles(sr: np.ndarray, sc: np.ndarray, t: np.ndarray, rows: int, cols: int, dataflow: str) -> np.ndarray:
-    """SCALE-Sim 3.0.0 compute cycles of one GEMM mapped as (Sr, Sc, T) on an R x C array."""
+def fold_cycles(
+    sr: np.ndarray, sc: np.ndarray, t: np.ndarray, rows: int, cols: int, dataflow: str
+) -> np.ndarray:
+    """SCALE-Sim 3.0.0 compute cycles of one GEMM mapped as (Sr, Sc, T) on an R x C array.
+
+    Sr, Sc, T are element counts (see :func:`gemm_mapping`); the result is in cycles.
+    """
     fr = np.ceil(sr / rows)
     fc = np.ceil(sc / cols)
     overhead = rows + cols - 2 if dataflow == "os" else 2 * rows + cols - 2
@@ -55,7 +73,10 @@ def fold_cycles(sr: np.ndarray, sc: np.ndarray, t: np.ndarray, rows: int, cols: 
 
 
 def gemm_mapping(L: LayerArrays, dataflow: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(Sr, Sc, T) of one group of a layer under a dataflow."""
+    """(Sr, Sc, T) of one group of a layer under a dataflow (element counts).
+
+    Sr is spread over the array rows, Sc over the columns, T is streamed in time.
+    """
     p = L.batch * L.out_pixels
     k = L.reduction
     m = L.cout / L.groups
@@ -83,8 +104,8 @@ class Systolic(Accelerator):
         R, C, df = p.array.rows, p.array.cols, p.array.dataflow
         passes = np.ceil(w / p.native_bits.w) * np.ceil(a / p.native_bits.a)
         sr, sc, t = gemm_mapping(L, df)
-        per_group = fold_cycles(sr, sc, t, R, C, df) + 1
-        compute = L.groups * per_group * passes - 1
+        # one SCALE-Sim run per group and per pass over the operand bits
+        compute = L.groups * passes * fold_cycles(sr, sc, t, R, C, df)
         # SRAM accesses in elements (SCALE-Sim's counts), then bits
         fr, fc = np.ceil(sr / R), np.ceil(sc / C)
         g = L.groups
@@ -95,7 +116,6 @@ class Systolic(Accelerator):
         else:
             ifmap_rd, filt_rd, ofmap_wr = sr * sc, fc * t * sr, fr * t * sc
         mem = p.memory
-        out_bits = a if mem.output_bits == "a" else mem.psum_bits
         sram_rd = g * passes * (ifmap_rd * a + filt_rd * w)
         sram_wr_out = g * passes * ofmap_wr * mem.psum_bits
         dram_rd, dram_wr = dram_traffic_bits(L, w, a, mem)
@@ -103,12 +123,18 @@ class Systolic(Accelerator):
         # buffers are filled from DRAM and the output buffer drains to it
         sram_wr = sram_wr_out + dram_rd
         e_sram = (
-            g * passes * (ifmap_rd * a * mem.input_buffer.read_pj_per_bit + filt_rd * w * mem.weight_buffer.read_pj_per_bit)
+            g
+            * passes
+            * (
+                ifmap_rd * a * mem.input_buffer.read_pj_per_bit
+                + filt_rd * w * mem.weight_buffer.read_pj_per_bit
+            )
             + sram_wr_out * mem.output_buffer.write_pj_per_bit
             + dram_wr * mem.output_buffer.read_pj_per_bit
-            + dram_rd * 0.5 * (mem.input_buffer.write_pj_per_bit + mem.weight_buffer.write_pj_per_bit)
+            + dram_rd
+            * 0.5
+            * (mem.input_buffer.write_pj_per_bit + mem.weight_buffer.write_pj_per_bit)
         )
-        del out_bits
         out = assemble(
             L=L,
             w=w,
@@ -128,7 +154,13 @@ class Systolic(Accelerator):
         # the datapath is native-width: each MAC pass costs a native MAC whatever the operand width
         nb = p.native_bits
         out["energy_mac_pj"] = np.broadcast_to(
-            mac_energy_pj(p.energy, L.macs * passes, compute, np.float64(nb.w), np.float64(nb.a)), out["cycles"].shape
+            mac_energy_pj(p.energy, L.macs * passes, compute, np.float64(nb.w), np.float64(nb.a)),
+            out["cycles"].shape,
         ).copy()
-        out["energy_pj"] = out["energy_mac_pj"] + out["energy_sram_pj"] + out["energy_dram_pj"] + out["energy_static_pj"]
+        out["energy_pj"] = (
+            out["energy_mac_pj"]
+            + out["energy_sram_pj"]
+            + out["energy_dram_pj"]
+            + out["energy_static_pj"]
+        )
         return out

@@ -1,0 +1,160 @@
+"""The systolic model against SCALE-Sim 3.0.0 (committed reference CSV) and its precision rules."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from hwsim.config import parse_config
+from hwsim.models.systolic import fold_cycles, gemm_mapping
+from hwsim.tables import cost_tables
+from hwsim.workload import LayerSpec, Workload
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT / "bench" / "data" / "scalesim_reference.csv"
+
+
+def _reference() -> dict[tuple[str, int, int, str], list[dict[str, str]]]:
+    groups: dict[tuple[str, int, int, str], list[dict[str, str]]] = defaultdict(list)
+    with REFERENCE.open() as fh:
+        for row in csv.DictReader(fh):
+            key = (row["network"], int(row["array_rows"]), int(row["array_cols"]), row["dataflow"])
+            groups[key].append(row)
+    return dict(groups)
+
+
+REF = _reference()
+
+
+def _config(raw: dict[str, Any], rows: int, cols: int, dataflow: str) -> Any:
+    raw = dict(raw)
+    raw["array"] = {"rows": rows, "cols": cols, "dataflow": dataflow}
+    return parse_config(raw, source=f"systolic {rows}x{cols} {dataflow}")
+
+
+def test_reference_covers_the_brief() -> None:
+    nets = {k[0] for k in REF}
+    assert {"cifar_small_cnn", "cifar_resnet20"} <= nets
+    assert {(k[1], k[2]) for k in REF} == {(16, 16), (32, 32)}
+    assert {k[3] for k in REF} == {"os", "ws", "is"}
+    assert len(REF) == len(nets) * 6
+    for net in nets:
+        w = Workload.load(ROOT / "bench" / "data" / f"{net}.yaml")
+        for key, rows in REF.items():
+            if key[0] == net:
+                assert [r["layer"] for r in rows] == w.names
+    # the shapes that matter are present: stride 2, linear, depthwise
+    layers = [lyr for net in nets for lyr in Workload.load(ROOT / "bench/data" / f"{net}.yaml")]
+    assert any(lyr.stride == (2, 2) and lyr.kernel == (3, 3) for lyr in layers)
+    assert any(lyr.stride == (2, 2) and lyr.kernel == (1, 1) for lyr in layers)
+    assert any(lyr.kind == "linear" for lyr in layers)
+    assert any(lyr.is_depthwise and lyr.stride == (2, 2) for lyr in layers)
+
+
+@pytest.mark.parametrize("key", sorted(REF), ids=lambda k: f"{k[0]}-{k[1]}x{k[2]}-{k[3]}")
+def test_compute_cycles_equal_scalesim(key: tuple[str, int, int, str], systolic_raw) -> None:
+    net, rows, cols, df = key
+    workload = Workload.load(ROOT / "bench" / "data" / f"{net}.yaml")
+    cfg = _config(systolic_raw, rows, cols, df)
+    # SCALE-Sim is an 8-bit array: any width up to the native 8 gives its cycle count
+    tables = cost_tables(workload, cfg, [2, 8], [4, 8])
+    ref = {r["layer"]: r for r in REF[key]}
+    for i, name in enumerate(workload.names):
+        want = int(ref[name]["compute_cycles"])
+        assert int(ref[name]["stall_cycles"]) == 0  # CALC mode
+        got = tables["compute_cycles"][i]
+        assert np.all(got == want), (
+            f"{net} {rows}x{cols} {df} {name}: hwsim {got} != SCALE-Sim {want}"
+        )
+
+
+@pytest.mark.parametrize("key", sorted(REF), ids=lambda k: f"{k[0]}-{k[1]}x{k[2]}-{k[3]}")
+def test_sram_reads_equal_scalesim(key: tuple[str, int, int, str]) -> None:
+    """The access counts behind hwsim's SRAM energy: ifmap and filter reads in words."""
+    net, rows, cols, df = key
+    workload = Workload.load(ROOT / "bench" / "data" / f"{net}.yaml")
+    L = workload.arrays()
+    sr, sc, t = gemm_mapping(L, df)
+    fr, fc = np.ceil(sr / rows), np.ceil(sc / cols)
+    g = L.groups
+    if df == "os":
+        ifmap, filt = fc * sr * t, fr * sc * t
+    elif df == "ws":
+        ifmap, filt = fc * sr * t, sr * sc
+    else:
+        ifmap, filt = sr * sc, fc * t * sr
+    ref = {r["layer"]: r for r in REF[key]}
+    for i, name in enumerate(workload.names):
+        assert g[i] * ifmap[i] == int(ref[name]["ifmap_sram_reads"]), name
+        assert g[i] * filt[i] == int(ref[name]["filter_sram_reads"]), name
+
+
+def test_fold_formula_worked_examples() -> None:
+    """hwsim-models.md §2: small-CNN conv2 (32x32x32 -> 32, 3x3) on a 16x16 array."""
+    one = np.float64(1)
+    assert fold_cycles(1024 * one, 32 * one, 288 * one, 16, 16, "os") == 40703
+    assert fold_cycles(288 * one, 32 * one, 1024 * one, 16, 16, "ws") == 38519
+    assert fold_cycles(288 * one, 1024 * one, 32 * one, 16, 16, "is") == 89855
+
+
+# ---- precision ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def net() -> Workload:
+    return Workload.load(ROOT / "bench" / "data" / "cifar_small_cnn.yaml")
+
+
+@pytest.mark.parametrize("df", ["os", "ws", "is"])
+def test_wider_than_native_takes_extra_passes(net: Workload, systolic_raw, df: str) -> None:
+    cfg = _config(systolic_raw, 32, 32, df)
+    t = cost_tables(net, cfg, [8, 16], [8, 12, 16])
+    base = t["compute_cycles"][:, 0, 0]
+    # passes = ceil(w/8) * ceil(a/8); each pass is a full run of the layer
+    np.testing.assert_array_equal(t["compute_cycles"][:, 1, 0], 2 * base)
+    np.testing.assert_array_equal(t["compute_cycles"][:, 0, 1], 2 * base)
+    np.testing.assert_array_equal(t["compute_cycles"][:, 0, 2], 2 * base)
+    np.testing.assert_array_equal(t["compute_cycles"][:, 1, 2], 4 * base)
+    assert cfg.model.supports(8, 8) and not cfg.model.supports(16, 8)
+
+
+@pytest.mark.parametrize("df", ["os", "ws", "is"])
+def test_narrower_does_not_speed_compute_but_cuts_dram(net: Workload, systolic_raw, df) -> None:
+    cfg = _config(systolic_raw, 16, 16, df)
+    bits = [2, 4, 8]
+    t = cost_tables(net, cfg, bits, bits)
+    cc = t["compute_cycles"]
+    assert np.all(cc == cc[:, 2:3, 2:3])  # same compute cycles at every width <= 8
+    dram = t["dram_bytes"]
+    # fewer bits on either operand strictly cut DRAM traffic on every layer
+    assert np.all(np.diff(dram, axis=1) > 0)
+    assert np.all(np.diff(dram, axis=2) > 0)
+    # and weight bytes scale with w: fc1 (2048x256 weights) at 4 bits moves >= 256 KiB less than 8
+    fc1 = net.names.index("fc1")
+    assert dram[fc1, 2, 2] - dram[fc1, 1, 2] >= 2048 * 256 * 4 / 8
+
+
+def test_depthwise_is_one_run_per_channel(systolic_raw) -> None:
+    cfg = _config(systolic_raw, 16, 16, "ws")
+    dw = LayerSpec(
+        name="dw",
+        kind="conv",
+        in_channels=24,
+        out_channels=24,
+        kernel=3,
+        padding=1,
+        groups=24,
+        in_hw=(10, 10),
+    )
+    one = LayerSpec(
+        name="one", kind="conv", in_channels=1, out_channels=1, kernel=3, padding=1, in_hw=(10, 10)
+    )
+    t = cost_tables(Workload("w", [dw, one]), cfg, [8], [8])["compute_cycles"][:, 0, 0]
+    assert t[0] == 24 * t[1]
+    # ws: K = 9 rows, M = 1 col, T = 100 pixels -> 1 fold of 100 + 2*16 + 16 - 2 cycles, minus 1
+    assert t[1] == 100 + 2 * 16 + 16 - 2 - 1
