@@ -117,6 +117,18 @@ def _budget(config: AccelConfig, resource_budget: Mapping[str, float] | None) ->
     return budget
 
 
+def check_overrides(workload: Workload, config: AccelConfig) -> None:
+    """Raise :class:`ReuseError` naming the first ``reuse.overrides`` entry for a layer that
+    ``workload`` does not have (a typo would otherwise be silently ignored)."""
+    overrides = getattr(getattr(config.model.params, "reuse", None), "overrides", {}) or {}
+    known = set(workload.names)
+    for name in overrides:
+        if name not in known:
+            raise ReuseError(
+                f"{config.source}: key 'reuse.overrides.{name}': workload '{workload.name}' has no layer '{name}'"
+            )
+
+
 def reuse_plan(
     workload: Workload,
     allocation: Allocation,
@@ -136,6 +148,7 @@ def reuse_plan(
     if io_type is not None and io_type not in ("io_stream", "io_parallel"):
         raise ReuseError(f"io_type: expected 'io_stream' or 'io_parallel', got {io_type!r}")
     io = io_type or model.params.io_type
+    check_overrides(workload, config)
     w, a = allocation.arrays(workload)
     L = workload.arrays()
     names = workload.names

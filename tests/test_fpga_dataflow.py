@@ -12,9 +12,10 @@ import yaml
 from hwsim.allocation import Allocation
 from hwsim.config import load_config, parse_config
 from hwsim.errors import ConfigError, HwsimError
-from hwsim.models.fpga_dataflow import part_fraction, stage_costs
+from hwsim.models.fpga_dataflow import bram_blocks, part_fraction, stage_costs
 from hwsim.reuse import (
     ReuseError,
+    check_overrides,
     choose_reuse_factors,
     closest_reuse_factor,
     layer_mult_size,
@@ -354,3 +355,22 @@ def test_shipped_config_numbers():
     part = cfg.model.params.part
     assert (part.lut, part.ff, part.dsp, part.bram_18k) == (53200, 106400, 220, 280)
     assert cfg.model.aggregate == "pipeline"
+
+
+def test_bram_blocks_pick_the_best_aspect_ratio(raw_cfg):
+    shapes = make_cfg(raw_cfg).model.params.weight_memory.bram_shapes_bits_x_words
+    assert bram_blocks(np.float64(4), np.float64(4096), shapes) == 1  # 4 x 4K
+    assert bram_blocks(np.float64(72), np.float64(512), shapes) == 2  # 2 x (36 x 512)
+    assert bram_blocks(np.float64(36), np.float64(513), shapes) == 2
+    assert bram_blocks(np.float64(1), np.float64(20000), shapes) == 2  # 2 x (1 x 16K)
+
+
+def test_unknown_override_and_wrong_kind_are_errors(raw_cfg, cnn):
+    cfg = make_cfg(raw_cfg, reuse__overrides={"fc2": {"rf": 4}})
+    with pytest.raises(ReuseError, match="reuse.overrides.fc2.*no layer 'fc2'"):
+        check_overrides(cnn, cfg)
+    with pytest.raises(ReuseError, match="no layer 'fc2'"):
+        choose_reuse_factors(cnn, Allocation.uniform(cnn, 4, 4), cfg, target_ii_cycles=1000)
+    systolic = load_config(CFG_PATH.parent / "systolic_int8_32x32_ws.yaml")
+    with pytest.raises(ReuseError, match="fpga_dataflow"):
+        choose_reuse_factors(cnn, Allocation.uniform(cnn, 4, 4), systolic)

@@ -31,7 +31,8 @@ Resources (counts):
 * weights: with the Latency strategy or RF 1 they are constants folded into the multipliers.
   With Resource and RF > 1 they are a memory RF words deep and ``multipliers*w`` bits wide: in
   BRAM_18K when the layer has at least ``bram_min_weight_bits`` weight bits
-  (``ceil(width/36)*ceil(RF/512)`` blocks, hls4ml's own estimate), else in LUTRAM
+  (``ceil(width/36)*ceil(RF/512)`` blocks as in hls4ml's own estimate, or fewer at a better
+  aspect ratio from ``bram_shapes_bits_x_words``), else in LUTRAM
   (``width*ceil(RF/64)`` LUTs).
 * io_stream convs keep (kh-1) lines of C channels at ``a`` bits in shift registers:
   ``ceil(bits/srl_bits_per_lut)`` LUTs. Every layer adds ``lut_per_layer`` LUTs of control.
@@ -84,8 +85,9 @@ class Multipliers(Section):
 
 class WeightMemory(Section):
     bram_min_weight_bits: int = Field(ge=0, description="smaller weight arrays go to LUTRAM")
-    bram_width_bits: int = Field(default=36, ge=1, description="widest BRAM_18K port, bits")
-    bram_depth_words: int = Field(default=512, ge=1, description="BRAM_18K depth at that width")
+    bram_shapes_bits_x_words: list[tuple[int, int]] = Field(
+        min_length=1, description="BRAM_18K aspect ratios (width bits, depth words)"
+    )
     lutram_depth_words: int = Field(default=64, ge=1, description="words per LUT as RAM64X1")
     srl_bits_per_lut: int = Field(
         default=32, ge=1, description="shift-register bits per LUT (SRL32)"
@@ -150,6 +152,14 @@ def _log2ceil(x: np.ndarray) -> np.ndarray:
     return np.ceil(np.log2(np.maximum(x, 1.0)))
 
 
+def bram_blocks(
+    width_bits: np.ndarray, depth_words: np.ndarray, shapes: list[tuple[int, int]]
+) -> np.ndarray:
+    """BRAM_18K blocks holding a memory ``width_bits`` wide and ``depth_words`` deep, at the best
+    aspect ratio: min over (w, d) of ceil(width/w) * ceil(depth/d)."""
+    return np.min([np.ceil(width_bits / w) * np.ceil(depth_words / d) for w, d in shapes], axis=0)
+
+
 def stage_costs(
     p: FpgaDataflowParams,
     L: LayerArrays,
@@ -192,9 +202,7 @@ def stage_costs(
     stored = resource & (rf > 1)
     in_bram = stored & (n_in * n_out * w >= mem.bram_min_weight_bits)
     width = mults * w
-    bram = np.where(
-        in_bram, np.ceil(width / mem.bram_width_bits) * np.ceil(rf / mem.bram_depth_words), 0.0
-    )
+    bram = np.where(in_bram, bram_blocks(width, rf, mem.bram_shapes_bits_x_words), 0.0)
     lutram = np.where(stored & ~in_bram, width * np.ceil(rf / mem.lutram_depth_words), 0.0)
     if io_type == "io_stream":
         lb_bits = np.where(L.is_linear, 0.0, (L.kh - 1) * wp * L.cin * a)
