@@ -1,7 +1,8 @@
 """Cost budgets: target parsing, the lambda controller and the discrete repair (exact MCKP).
 
-A target is ``metric=VALUE``: relative (``0.5x`` = half the cost of the whole network at uniform
-8/8 on that accelerator) or absolute with a unit (latency s/ms/us/ns; energy J/mJ/uJ/nJ/pJ;
+A target is ``metric=VALUE``: relative (``0.5x``: the searched layers at half their cost at
+uniform 8/8 on that accelerator, float first/last layers at their fixed 8/8 cost, see
+:meth:`search.cost.HardwareCost.from_relative`) or absolute with a unit (latency s/ms/us/ns; energy J/mJ/uJ/nJ/pJ;
 edp Js/mJs/uJs/pJs; dram B/KB/MB/GB (powers of 1000) or KiB/MiB/GiB; lut/dsp/bitops plain
 counts with an optional k/M/G suffix).
 """
@@ -50,8 +51,8 @@ class Target:
     text: str
 
     def resolve(self, cost: HardwareCost) -> float:
-        """The absolute budget in the metric's units."""
-        return self.value * cost.scale if self.relative else self.value
+        """The absolute budget in the metric's units (see :meth:`HardwareCost.from_relative`)."""
+        return cost.from_relative(self.value) if self.relative else self.value
 
 
 def parse_target(text: str) -> Target:
@@ -164,7 +165,7 @@ def _infeasible(cost: HardwareCost, budget: float) -> SearchError:
     low = cost.minimum()
     return SearchError(
         f"{cost.metric} target {format_cost(cost.metric, budget)} is infeasible: the cheapest allocation"
-        f" costs {format_cost(cost.metric, low)} ({low / cost.scale:.3f}x of uniform 8/8)"
+        f" costs {format_cost(cost.metric, low)} ({cost.to_relative(low):.3f}x of uniform 8/8)"
     )
 
 

@@ -197,8 +197,30 @@ class HardwareCost(nn.Module):
         obj = cls(tables, metric, list(searched), aggregate, 1.0, constant, allowed=allowed)
         ref = obj._combine_np({k: v[:, 0, 0] for k, v in eight.items()}, include_constant=False)
         obj.scale = float(ref) if ref > 0 else 1.0
+        if obj.metric != "edp" and aggregate == "sum":
+            (k,) = obj.keys
+            obj.const_total = float(obj.np_constant[k].sum())
+            obj.searched_ref = float(eight[k][idx, 0, 0].sum())
         obj.w_bits, obj.a_bits = list(w_bits), list(a_bits)
         return obj
+
+    # ---- relative costs ----
+    const_total: float = 0.0
+    searched_ref: float | None = None
+
+    def from_relative(self, fraction: float) -> float:
+        """Absolute budget for a relative target: for a sum cost the searched layers get
+        ``fraction`` of their uniform-8/8 cost and the float layers keep theirs (as the paper counts
+        BitOps only on quantized layers); otherwise ``fraction`` of the whole network at 8/8."""
+        if self.searched_ref is not None:
+            return self.const_total + fraction * self.searched_ref
+        return fraction * self.scale
+
+    def to_relative(self, value: float) -> float:
+        """Inverse of :meth:`from_relative`."""
+        if self.searched_ref is not None and self.searched_ref > 0:
+            return (value - self.const_total) / self.searched_ref
+        return value / self.scale
 
     # ---- numpy evaluation ----
     def _combine_np(self, per_layer: dict[str, np.ndarray], include_constant: bool = True) -> float:

@@ -34,7 +34,7 @@ from .data import load_dataset
 from .errors import SearchError
 
 CKPT = "checkpoint.pt"
-StepCallback = Callable[[int, int], None]
+StepCallback = Callable[[int, int, nn.Module], None]
 
 
 # ---- distributed helpers ----
@@ -159,7 +159,7 @@ class SearchSetup:
                 raise SearchError(
                     f"--target {cfg.target}: infeasible on '{self.accel.name if self.accel else 'bitops'}':"
                     f" the cheapest allocation costs {format_cost(cfg.metric, low)}"
-                    f" ({low / self.cost.scale:.3f}x of uniform 8/8), the target is"
+                    f" ({self.cost.to_relative(low):.3f}x of uniform 8/8), the target is"
                     f" {format_cost(cfg.metric, self.budget)}"
                 )
 
@@ -221,7 +221,7 @@ def _same_experiment(saved: dict[str, Any], cfg: SearchConfig, path: Path) -> No
 
 def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[str, Any]:
     """Run or resume one search; writes allocation.yaml, search_log.jsonl, summary.json and the
-    checkpoint under ``cfg.out`` (rank 0 only). ``callback(epoch, step)`` runs after every step
+    checkpoint under ``cfg.out`` (rank 0 only). ``callback(epoch, step, model)`` runs after every step
     (tests use it to interrupt a run)."""
     rank, world = init_distributed()
     main = rank == 0
@@ -289,20 +289,22 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
             loss.backward()
             opt_w.step()
             opt_a.step()
-            e = float(expected)
+            e = float(expected.detach())
             ctl.update(e)
             b = int(y.numel())
-            sums["loss"] += float(loss) * b
-            sums["ce"] += float(loss_ce) * b
+            sums["loss"] += float(loss.detach()) * b
+            sums["ce"] += float(loss_ce.detach()) * b
             sums["correct"] += int((logits.argmax(1) == y).sum())
             sums["n"] += b
             sums["cost"] += e
             sums["steps"] += 1
             bar.set_postfix(
-                loss=f"{float(loss):.3f}", lam=f"{ctl.lam:.3g}", cost=f"{e / setup.cost.scale:.3f}x"
+                loss=f"{float(loss.detach()):.3f}",
+                lam=f"{ctl.lam:.3g}",
+                cost=f"{setup.cost.to_relative(e):.3f}x",
             )
             if callback is not None:
-                callback(epoch, step)
+                callback(epoch, step, model)
         bar.close()
         idx = setup.argmax_indices()
         with torch.no_grad():
@@ -316,10 +318,10 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
             "train_acc": sums["correct"] / max(sums["n"], 1),
             "test_acc": evaluate_model(model, setup.test_ds, workers=cfg.workers),
             "expected_cost": exp_now,
-            "expected_cost_rel": exp_now / setup.cost.scale,
+            "expected_cost_rel": setup.cost.to_relative(exp_now),
             "argmax_bits": setup.bits_of(idx),
             "argmax_cost": setup.cost.discrete(idx),
-            "argmax_cost_rel": setup.cost.discrete(idx) / setup.cost.scale,
+            "argmax_cost_rel": setup.cost.to_relative(setup.cost.discrete(idx)),
             "lambda": ctl.lam,
             "metric": cfg.metric,
         }
@@ -377,7 +379,7 @@ def finish(
         "target": cfg.target,
         "target_value": setup.budget,
         "achieved": achieved,
-        "achieved_rel": achieved / setup.cost.scale,
+        "achieved_rel": setup.cost.to_relative(achieved),
         "reference_8_8": setup.cost.scale,
         "argmax_cost": argmax_cost,
         "repaired": repaired,
@@ -398,7 +400,7 @@ def finish(
         "target_value": setup.budget,
         "achieved": achieved,
         "achieved_text": format_cost(cfg.metric, achieved),
-        "achieved_rel": achieved / setup.cost.scale,
+        "achieved_rel": setup.cost.to_relative(achieved),
         "argmax_cost": argmax_cost,
         "repaired": repaired,
         "final_test_acc_supernet": log[-1]["test_acc"] if log else None,
@@ -414,7 +416,7 @@ def finish(
             f" (target {format_cost(cfg.metric, setup.budget)})" if setup.budget is not None else ""
         )
         print(
-            f"{cfg.metric}: {format_cost(cfg.metric, achieved)} = {achieved / setup.cost.scale:.3f}x of uniform 8/8{tgt};"
+            f"{cfg.metric}: {format_cost(cfg.metric, achieved)} = {setup.cost.to_relative(achieved):.3f}x of uniform 8/8{tgt};"
             f" {'repaired from the argmax' if repaired else 'argmax allocation'}; wrote {out / 'allocation.yaml'}"
         )
     return summary

@@ -144,7 +144,7 @@ def run_train(cfg: TrainConfig) -> dict[str, Any]:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            loss_sum += float(loss) * int(y.numel())
+            loss_sum += float(loss.detach()) * int(y.numel())
             correct += int((logits.argmax(1) == y).sum())
             tot += int(y.numel())
         acc = evaluate_model(model, test_ds, workers=cfg.workers)
