@@ -49,7 +49,9 @@ def snap_reuse(rf: int, n_in: int, n_out: int) -> int:
     return min(legal, key=lambda r: (abs(r - rf), r))
 
 
-def hls_config(plan: ExportPlan, parallel: dict[str, Parallelism], io_type: str) -> dict[str, Any]:
+def hls_config(
+    plan: ExportPlan, parallel: dict[str, Parallelism], io_type: str, backend: str = BACKEND
+) -> dict[str, Any]:
     """An hls4ml config (granularity 'name') with an explicit precision for every layer."""
     import hls4ml
 
@@ -58,7 +60,7 @@ def hls_config(plan: ExportPlan, parallel: dict[str, Parallelism], io_type: str)
             plan.model,
             tuple(plan.input_shape),
             granularity="name",
-            backend=BACKEND,
+            backend=backend,
             default_precision="ap_fixed<16,6>",
             default_reuse_factor=1,
             channels_last_conversion="internal",
@@ -98,6 +100,7 @@ def write_project(
     io_type: str,
     part: str,
     clock_period_ns: float,
+    backend: str = BACKEND,
 ) -> Any:
     """Convert with hls4ml and write the project into ``out_dir``; return the hls4ml model.
 
@@ -105,7 +108,7 @@ def write_project(
     """
     import hls4ml
 
-    cfg = hls_config(plan, parallel, io_type)
+    cfg = hls_config(plan, parallel, io_type, backend)
     buf = io.StringIO()
     try:
         with contextlib.redirect_stdout(buf):
@@ -114,7 +117,7 @@ def write_project(
                 hls_config=cfg,
                 output_dir=os.fspath(out_dir),
                 project_name=PROJECT,
-                backend=BACKEND,
+                backend=backend,
                 io_type=io_type,
                 part=part,
                 clock_period=clock_period_ns,

@@ -1,0 +1,267 @@
+"""End to end: quantized model -> typed plan -> hls4ml project (atomic) -> g++ C-sim verification."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from hwsim.allocation import Allocation
+from hwsim.config import AccelConfig
+from hwsim.fileio import atomic_write_text
+
+from .errors import CodegenError
+from .export import QuantModel
+from .hls import BACKEND, Parallelism, snap_reuse, write_project
+from .plan import ExportPlan, build_plan
+from .verify import VerifyResult, verify
+
+DEFAULT_PART = "xc7z020clg400-1"
+DEFAULT_CLOCK_NS = 10.0
+STREAM_CONV_THRESHOLD = 16 * 16 * 8 * 9  # out_pixels x reduction of the biggest conv (recipe §10)
+
+
+@dataclass
+class LayerCost:
+    """hwsim's prediction for one conv/linear stage (cycles per image, resource counts)."""
+
+    reuse_factor: int
+    strategy: str
+    ii_cycles: float | None = None
+    latency_cycles: float | None = None
+    dsp: float | None = None
+    lut: float | None = None
+    bram_18k: float | None = None
+
+
+@dataclass
+class EmitResult:
+    """What :func:`emit` produced."""
+
+    out_dir: Path
+    plan: ExportPlan
+    io_type: str
+    backend: str
+    part: str
+    clock_period_ns: float
+    costs: dict[str, LayerCost]
+    verify: VerifyResult | None
+    accel_name: str | None = None
+    notes: list[str] = field(default_factory=list)
+    report: str = ""
+
+
+def choose_io_type(plan_or_model: Any, input_shape: tuple[int, ...]) -> str:
+    """io_stream when the model has a conv whose unrolled im2col (out pixels x C*kh*kw) is beyond
+    the size g++ compiles quickly in io_parallel; io_parallel otherwise (MLPs, tiny CNNs)."""
+    import torch
+    from torch import nn
+
+    sizes: list[int] = []
+
+    def hook(m: nn.Module, args: tuple, out: torch.Tensor) -> None:
+        sizes.append(
+            out.shape[2] * out.shape[3] * m.in_channels * m.kernel_size[0] * m.kernel_size[1]
+        )
+
+    model = plan_or_model
+    hs = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros((1, *input_shape)))
+    finally:
+        for h in hs:
+            h.remove()
+    return "io_stream" if sizes and max(sizes) > STREAM_CONV_THRESHOLD else "io_parallel"
+
+
+def _parallelism(
+    plan: ExportPlan,
+    allocation: Allocation,
+    accel: AccelConfig | None,
+    io_type: str,
+    target_ii_cycles: float | None,
+    notes: list[str],
+) -> dict[str, LayerCost]:
+    from search.trace import trace_workload
+
+    macs = plan.mac_nodes()
+    fallback = {p.params["layer"]: LayerCost(1, "Latency") for p in macs}
+    if accel is None:
+        notes.append("no accelerator config: ReuseFactor 1, Strategy Latency for every layer")
+        return fallback
+    if accel.type != "fpga_dataflow":
+        raise CodegenError(
+            f"{accel.source}: emit needs an fpga_dataflow accelerator config, got type '{accel.type}'"
+        )
+    try:
+        from hwsim.reuse import reuse_plan
+    except ImportError:  # pragma: no cover - hwsim.reuse ships with the project
+        notes.append("hwsim.reuse is not available: ReuseFactor 1, Strategy Latency")
+        return fallback
+    workload = trace_workload(plan.qm.model, tuple(plan.input_shape), batch=1, name="export")
+    choices = reuse_plan(workload, allocation, accel, target_ii_cycles, None, io_type)
+    out: dict[str, LayerCost] = {}
+    for p in macs:
+        layer = p.params["layer"]
+        c = choices.get(layer)
+        if c is None:
+            out[layer] = LayerCost(1, "Latency")
+            continue
+        w = p.params["weight"]
+        n_out = int(w.shape[0])
+        n_in = int(np.prod(w.shape[1:]))
+        rf = int(c.rf)
+        if c.strategy != "Latency":
+            snapped = snap_reuse(rf, n_in, n_out)
+            if snapped != rf:
+                notes.append(f"layer '{layer}': reuse factor {rf} snapped to legal {snapped}")
+            rf = snapped
+        out[layer] = LayerCost(
+            rf, str(c.strategy), c.ii_cycles, c.latency_cycles, c.dsp, c.lut, c.bram_18k
+        )
+    return out
+
+
+def _part_and_clock(accel: AccelConfig | None) -> tuple[str, float]:
+    if accel is None:
+        return DEFAULT_PART, DEFAULT_CLOCK_NS
+    part = getattr(getattr(accel.model.params, "part", None), "name", None) or DEFAULT_PART
+    return str(part), 1e9 / float(accel.model.freq_hz)
+
+
+def emit(
+    qm: QuantModel,
+    out_dir: str | os.PathLike,
+    accel: AccelConfig | None = None,
+    samples: np.ndarray | None = None,
+    calib: np.ndarray | None = None,
+    io_type: str | None = None,
+    force: bool = False,
+    backend: str = BACKEND,
+    target_ii_cycles: float | None = None,
+    progress: bool = True,
+) -> EmitResult:
+    """Write the hls4ml project for ``qm`` into ``out_dir`` and (with ``samples``) verify it.
+
+    ``samples`` (N, *input_shape): held-out inputs C-simulated in float64 and compared with the
+    emulation; any difference raises :class:`CodegenError` naming the first diverging layer and
+    nothing is written. The project is built in a temporary sibling folder and renamed into place;
+    an existing ``out_dir`` is replaced only with ``force``.
+    """
+    out = Path(out_dir)
+    if out.exists() and not force:
+        raise CodegenError(f"{out}: already exists (use --force to overwrite)")
+    if io_type is None:
+        io_type = choose_io_type(qm.model, tuple(qm.input_shape))
+    if io_type not in ("io_stream", "io_parallel"):
+        raise CodegenError(f"io type '{io_type}': expected io_stream or io_parallel")
+    allocation = qm.allocation
+    if allocation is None:
+        raise CodegenError("the export model carries no allocation")
+    steps = ["plan", "parallelism", "write"] + (["compile + C-sim"] if samples is not None else [])
+    bar = tqdm(total=len(steps), desc="emit", disable=not progress, leave=False)
+    notes: list[str] = []
+    bar.set_postfix_str("plan")
+    plan = build_plan(qm, calib if calib is not None else samples, io_type)
+    notes.extend(plan.notes)
+    bar.update()
+    bar.set_postfix_str("parallelism")
+    costs = _parallelism(plan, allocation, accel, io_type, target_ii_cycles, notes)
+    bar.update()
+    part, clock = _part_and_clock(accel)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:
+        bar.set_postfix_str("write")
+        par = {k: Parallelism(c.reuse_factor, c.strategy) for k, c in costs.items()}
+        hm = write_project(plan, tmp, par, io_type, part, clock, backend)
+        bar.update()
+        result_verify = None
+        if samples is not None:
+            bar.set_postfix_str("compile + C-sim")
+            result_verify = verify(plan, hm, tmp, samples)
+            bar.update()
+            if not result_verify.ok:
+                raise CodegenError(result_verify.line())
+        _clean_build_products(tmp)
+        _fix_paths(tmp, out)
+        result = EmitResult(
+            out,
+            plan,
+            io_type,
+            backend,
+            part,
+            clock,
+            costs,
+            result_verify,
+            accel.name if accel else None,
+            notes,
+        )
+        from .report import render_report
+
+        result.report = render_report(result, tmp)
+        atomic_write_text(tmp / "emit_report.md", result.report)
+        atomic_write_text(tmp / "emit.json", json.dumps(_summary(result), indent=2) + "\n")
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        bar.close()
+    return result
+
+
+def _clean_build_products(project: Path) -> None:
+    """Remove the C-sim shared library and objects (they embed the temporary path)."""
+    for p in list(project.glob("firmware/*.so")) + list(project.glob("*.o")):
+        p.unlink()
+
+
+def _fix_paths(tmp: Path, out: Path) -> None:
+    """Point text files that recorded the temporary folder at the final one."""
+    old, new = str(tmp.resolve()), str(out.resolve())
+    for p in [*tmp.glob("*.yml"), *tmp.glob("*.tcl"), *tmp.glob("*.sh")]:
+        text = p.read_text()
+        if old in text:
+            p.write_text(text.replace(old, new))
+
+
+def _summary(r: EmitResult) -> dict[str, Any]:
+    layers = []
+    for p in r.plan.nodes:
+        row: dict[str, Any] = {
+            "name": p.name,
+            "op": p.op,
+            "module": p.module,
+            "types": {k: v.hls() for k, v in p.types.items()},
+        }
+        if p.op in ("conv", "linear"):
+            c = r.costs.get(p.params["layer"])
+            if c is not None:
+                row.update(c.__dict__)
+        layers.append(row)
+    return {
+        "io_type": r.io_type,
+        "backend": r.backend,
+        "part": r.part,
+        "clock_period_ns": r.clock_period_ns,
+        "accelerator": r.accel_name,
+        "verify": r.verify.to_dict() if r.verify else None,
+        "layers": layers,
+        "notes": r.notes,
+    }

@@ -1,0 +1,125 @@
+"""``edmips emit``: write a trained fixed-family network as an hls4ml project, verified bit-exactly."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "emit",
+        help="emit an hls4ml (Vitis/Vivado HLS) project for a trained fixed-family network",
+        description="Export the trained network (per-layer ap_fixed types, reuse factors and strategy"
+        " from the FPGA-dataflow model), write the hls4ml project atomically into OUT, compile its C"
+        " simulation with g++ and compare N held-out samples bit-exactly with a float64 emulation.",
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--model-file", default=None, help="OUT/model.pt written by 'edmips train'")
+    src.add_argument(
+        "--zoo",
+        default=None,
+        metavar="NAME",
+        help="build an untrained zoo model instead (tests/smoke runs; needs --alloc or --bits)",
+    )
+    p.add_argument("--alloc", default=None, help="allocation.yaml (default: the model file's)")
+    p.add_argument("--bits", default=None, help="with --zoo: uniform W/A for non-float layers")
+    p.add_argument(
+        "--accel", default=None, help="fpga_dataflow accelerator config (part, clock, reuse policy)"
+    )
+    p.add_argument("--out", required=True, help="project folder to create")
+    p.add_argument(
+        "--verify",
+        type=int,
+        default=200,
+        metavar="N",
+        help="held-out samples to C-simulate (0: skip)",
+    )
+    p.add_argument("--io-type", choices=("stream", "parallel"), default=None)
+    p.add_argument("--backend", choices=("vitis", "vivado"), default="vitis")
+    p.add_argument("--target-ii", type=float, default=None, help="target II (cycles per image)")
+    p.add_argument("--data", default=None, help="data set for samples (default: the model's)")
+    p.add_argument("--data-dir", default=None, help="folder of the data set files")
+    p.add_argument("--force", action="store_true", help="replace an existing --out folder")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run)
+
+
+def _load(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
+    from hwsim.allocation import Allocation
+
+    if args.model_file:
+        from search.train import load_trained
+
+        model, alloc, meta = load_trained(args.model_file)
+        if args.alloc:
+            given = Allocation.load(args.alloc)
+            if given.bits != alloc.bits:
+                from codegen.errors import CodegenError
+
+                raise CodegenError(
+                    f"{args.alloc}: allocation differs from the one {args.model_file} was trained with"
+                )
+        return model, alloc, meta
+    from search.train import build_fixed
+    from search.zoo import MODELS
+
+    if args.zoo not in MODELS:
+        from search.errors import SearchError
+
+        raise SearchError(f"unknown model '{args.zoo}' (known: {', '.join(MODELS)})")
+    info = MODELS[args.zoo]
+    alloc = Allocation.load(args.alloc) if args.alloc else None
+    model, alloc, _ = build_fixed(
+        args.zoo, info.input_shape, info.num_classes, alloc, args.bits, "fixed"
+    )
+    return (
+        model,
+        alloc,
+        {"family": "fixed", "data": "digits", "zoo_args": {"input_shape": info.input_shape}},
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from codegen.emit import emit
+    from codegen.errors import CodegenError
+    from codegen.export import from_search_model
+    from hwsim.config import load_config
+    from search.data import load_dataset
+
+    model, alloc, meta = _load(args)
+    if meta.get("family", "fixed") != "fixed":
+        raise CodegenError(
+            f"model family '{meta.get('family')}' has no exact hls4ml types: train with --family fixed"
+        )
+    accel = load_config(args.accel) if args.accel else None
+    data = args.data or meta.get("data") or "digits"
+    train_set, test_set, info = load_dataset(data, args.data_dir)
+    shape = tuple(int(s) for s in info["input_shape"])
+    calib = torch.stack([train_set[i][0] for i in range(min(512, len(train_set)))])
+    if args.zoo:  # untrained: record activation statistics once so the formats are sensible
+        model.train()
+        with torch.no_grad():
+            model(calib)
+        model.eval()
+    n = min(int(args.verify), len(test_set))
+    samples = torch.stack([test_set[i][0] for i in range(n)]).double().numpy() if n > 0 else None
+    qm = from_search_model(model, alloc, shape)
+    io_type = {"stream": "io_stream", "parallel": "io_parallel", None: None}[args.io_type]
+    res = emit(
+        qm,
+        args.out,
+        accel=accel,
+        samples=samples,
+        calib=calib.double().numpy(),
+        io_type=io_type,
+        force=args.force,
+        backend={"vitis": "Vitis", "vivado": "Vivado"}[args.backend],
+        target_ii_cycles=args.target_ii,
+        progress=not args.no_progress,
+    )
+    print(res.report, end="")
+    print(f"wrote {res.out_dir}")
+    return 0
