@@ -92,7 +92,8 @@ SIZES = [
 def test_legal_reuse_factors_match_hls4ml():
     hls4ml = pytest.importorskip("hls4ml")
     backend = hls4ml.backends.get_backend("Vitis")
-    for n_in, n_out in SIZES:
+    grid = [(i, o) for i in range(1, 31) for o in range(1, 13)]
+    for n_in, n_out in SIZES + grid:
         assert legal_reuse_factors(n_in, n_out) == backend.get_valid_reuse_factors(n_in, n_out), (
             n_in,
             n_out,
@@ -183,7 +184,7 @@ def test_io_parallel_and_stream_timing(raw_cfg):
 
 
 def test_pipeline_totals_throughput_and_critical_path(raw_cfg, resnet_block):
-    cfg = make_cfg(raw_cfg, reuse__default_rf=8, reuse__strategy="Resource")
+    cfg = make_cfg(raw_cfg, reuse__policy="fixed", reuse__default_rf=8, reuse__strategy="Resource")
     rep = simulate(resnet_block, Allocation.uniform(resnet_block, 4, 4), cfg)
     rows = {r["name"]: r for r in rep.rows}
     ii = max(r["ii_cycles"] for r in rep.rows)
@@ -202,8 +203,13 @@ def test_pipeline_totals_throughput_and_critical_path(raw_cfg, resnet_block):
 
 def test_tables_match_simulate(raw_cfg, cnn):
     for cfg in (
-        make_cfg(raw_cfg, reuse__overrides={"fc": {"rf": 7, "strategy": "Resource"}}),
+        make_cfg(
+            raw_cfg,
+            reuse__policy="fixed",
+            reuse__overrides={"fc": {"rf": 7, "strategy": "Resource"}},
+        ),
         make_cfg(raw_cfg, reuse__policy="target_ii", reuse__target_ii_cycles=400),
+        make_cfg(raw_cfg, reuse__overrides={"fc": {"rf": 7, "strategy": "Resource"}}),
     ):
         w_bits, a_bits = [2, 4, 8, 12], [2, 4, 8]
         tab = cost_tables(cnn, cfg, w_bits, a_bits)
@@ -224,7 +230,9 @@ def test_tables_match_simulate(raw_cfg, cnn):
 
 
 def test_override_is_snapped_like_hls4ml(raw_cfg, cnn):
-    cfg = make_cfg(raw_cfg, reuse__overrides={"fc": {"rf": 7, "strategy": "Resource"}})
+    cfg = make_cfg(
+        raw_cfg, reuse__policy="fixed", reuse__overrides={"fc": {"rf": 7, "strategy": "Resource"}}
+    )
     rep = simulate(cnn, Allocation.uniform(cnn, 4, 4), cfg)
     rows = {r["name"]: r for r in rep.rows}
     assert rows["fc"]["reuse_factor"] == closest_reuse_factor(1024, 10, 7) == 8
@@ -233,14 +241,19 @@ def test_override_is_snapped_like_hls4ml(raw_cfg, cnn):
 
 
 def test_over_budget_is_reported(raw_cfg, cnn):
-    cfg = make_cfg(raw_cfg)  # RF 1 everywhere: the 1024x10 dense alone needs ~10^5 LUT multipliers
+    # RF 1 everywhere: the 1024x10 dense alone needs ~10^4 LUT multipliers
+    cfg = make_cfg(raw_cfg, reuse__policy="fixed")
     rep = simulate(cnn, Allocation.uniform(cnn, 8, 8), cfg)
     assert rep.totals["fits"] == 0.0
     assert rep.totals["lut_util"] > 1
     assert any("does not fit xc7z020clg400-1" in n and "lut" in n for n in rep.notes)
     choice = choose_reuse_factors(cnn, Allocation.uniform(cnn, 8, 8), cfg)
     over = {n: {"rf": rf, "strategy": s} for n, (rf, s) in choice.items()}
-    rep2 = simulate(cnn, Allocation.uniform(cnn, 8, 8), make_cfg(raw_cfg, reuse__overrides=over))
+    rep2 = simulate(
+        cnn,
+        Allocation.uniform(cnn, 8, 8),
+        make_cfg(raw_cfg, reuse__policy="fixed", reuse__overrides=over),
+    )
     assert rep2.totals["fits"] == 1.0 and not rep2.notes
     assert (
         rep2.totals["lut"] <= 53200 and rep2.totals["dsp"] <= 220 and rep2.totals["bram_18k"] <= 280
@@ -331,12 +344,16 @@ def test_target_ii_policy_in_config(raw_cfg, cnn):
     cfg = make_cfg(raw_cfg, reuse__policy="target_ii", reuse__target_ii_cycles=1000)
     rep = simulate(cnn, Allocation.uniform(cnn, 4, 4), cfg)
     assert all(r["ii_cycles"] <= 1000 for r in rep.rows)
-    assert rep.totals["fits"] == 1.0
+    assert rep.totals["fits"] == 1.0 and not rep.notes
+    slow = simulate(
+        cnn, Allocation.uniform(cnn, 4, 4), make_cfg(raw_cfg, reuse__target_ii_cycles=50)
+    )
+    assert any("exceeds reuse.target_ii_cycles 50" in n for n in slow.notes)
 
 
 def test_config_errors_are_one_line(raw_cfg, tmp_path):
     with pytest.raises(ConfigError, match="target_ii_cycles"):
-        make_cfg(raw_cfg, reuse__policy="target_ii")
+        make_cfg(raw_cfg, reuse__target_ii_cycles=None)
     bad = copy.deepcopy(raw_cfg)
     bad["part"]["luts"] = 5
     with pytest.raises(ConfigError, match="key 'part.luts': unknown key"):

@@ -395,7 +395,8 @@ class FpgaDataflow(Accelerator):
 
     def annotate_totals(self, totals: dict[str, float]) -> list[str]:
         """Add ``lut_util``, ``dsp_util``, ``bram_18k_util`` (fractions of the part) and ``fits``
-        (1.0 or 0.0); a note for every resource over the part's capacity."""
+        (1.0 or 0.0); a note for every resource over the part's capacity, and one when the
+        pipeline's II misses the ``target_ii`` policy's target."""
         part = self.params.part
         notes = []
         fits = True
@@ -408,4 +409,10 @@ class FpgaDataflow(Accelerator):
                     f"design does not fit {part.name}: needs {used:.0f} {key}, the part has {cap:.0f}"
                 )
         totals["fits"] = 1.0 if fits else 0.0
+        r = self.params.reuse
+        if r.policy == "target_ii" and totals.get("ii_cycles", 0.0) > r.target_ii_cycles:
+            notes.append(
+                f"II {totals['ii_cycles']:.0f} cycles exceeds reuse.target_ii_cycles"
+                f" {r.target_ii_cycles:g}: some layer cannot go faster even at RF 1"
+            )
         return notes
