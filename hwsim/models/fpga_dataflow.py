@@ -69,7 +69,7 @@ class Part(Section):
 
     name: str
     lut: int = Field(gt=0, description="6-input LUTs")
-    ff: int = Field(gt=0, description="flip-flops")
+    ff: int = Field(gt=0, description="flip-flops (informative: FFs are not modelled)")
     dsp: int = Field(ge=0, description="DSP slices")
     bram_18k: int = Field(ge=0, description="18 Kib block RAMs")
 
