@@ -93,7 +93,8 @@ def check_module(name: str, m: nn.Module, io_type: str) -> None:
     if isinstance(m, (nn.Linear, nn.Conv2d)):
         return
     leafish = not list(m.children())
-    if leafish and not isinstance(m, SUPPORTED_MODULES):
+    containers = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+    if leafish and not isinstance(m, SUPPORTED_MODULES + containers):
         raise CodegenError(
             f"{where}: not supported by codegen (supported: "
             + ", ".join(c.__name__ for c in SUPPORTED_MODULES)

@@ -1,0 +1,124 @@
+"""Pre-flight rejections (one line naming the layer and the alternative) and fixed-point casts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from quantizers import get_fixed_quantizer_np
+from torch import nn
+
+from codegen.errors import CodegenError
+from codegen.fixed import FixedType, covering
+from codegen.preflight import preflight
+from hwsim.errors import HwsimError
+
+
+class Wrap(nn.Module):
+    def __init__(self, *mods: nn.Module, fwd=None):
+        super().__init__()
+        self.body = nn.Sequential(*mods)
+        self.fwd = fwd
+
+    def forward(self, x):
+        return self.fwd(self, x) if self.fwd else self.body(x)
+
+
+def _conv(**kw):
+    return nn.Conv2d(4, 4, 3, **kw)
+
+
+CASES = [
+    ("adaptive", Wrap(nn.AdaptiveAvgPool2d(1)), "io_parallel", ["body.0", "AvgPool2d(H)"]),
+    (
+        "dilation",
+        Wrap(_conv(dilation=2)),
+        "io_parallel",
+        ["body.0", "dilation=[2, 2]", "dilation=1"],
+    ),
+    ("relu6", Wrap(nn.ReLU6()), "io_parallel", ["body.0", "ReLU6", "nn.ReLU"]),
+    ("hardtanh", Wrap(nn.Hardtanh()), "io_parallel", ["body.0", "Hardtanh", "nn.ReLU"]),
+    ("same", Wrap(_conv(padding="same")), "io_parallel", ["body.0", "padding='same'", "padding=1"]),
+    ("grouped", Wrap(_conv(groups=2)), "io_parallel", ["body.0", "groups=2", "groups=1"]),
+    ("depthwise", Wrap(_conv(groups=4)), "io_parallel", ["body.0", "depthwise", "groups=1"]),
+    (
+        "stream-stride",
+        Wrap(nn.MaxPool2d(3, stride=1)),
+        "io_stream",
+        ["body.0", "stride == kernel", "--io-type parallel"],
+    ),
+    (
+        "stream-pad",
+        Wrap(nn.AvgPool2d(2, padding=1)),
+        "io_stream",
+        ["body.0", "no padding", "--io-type parallel"],
+    ),
+    ("identity", Wrap(nn.Identity()), "io_parallel", ["body.0", "Identity", "remove it"]),
+]
+
+
+@pytest.mark.parametrize("label,model,io,needles", CASES, ids=[c[0] for c in CASES])
+def test_preflight_rejects_with_layer_and_alternative(label, model, io, needles):
+    with pytest.raises(CodegenError) as exc:
+        preflight(model, io)
+    msg = str(exc.value)
+    assert "\n" not in msg
+    assert isinstance(exc.value, HwsimError)
+    for n in needles:
+        assert n in msg, (n, msg)
+
+
+def test_preflight_rejects_clamp_and_view_size():
+    clamp = Wrap(fwd=lambda self, x: torch.clamp(x, 0, 6))
+    with pytest.raises(CodegenError, match=r"operation 'clamp' \(clamp\).*nn.ReLU"):
+        preflight(clamp)
+    view = Wrap(nn.ReLU(), fwd=lambda self, x: self.body(x).view(x.size(0), -1))
+    with pytest.raises(CodegenError, match=r"x.view\(x.size\(0\), -1\).*torch.flatten\(x, 1\)"):
+        preflight(view)
+
+
+def test_preflight_accepts_exportable_model():
+    ok = Wrap(
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.AvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(16, 10),
+    )
+    gm = preflight(ok, "io_stream")
+    assert [n.name for n in gm.graph.nodes][0] == "x"
+    # io_parallel accepts overlapping pooling
+    preflight(Wrap(nn.MaxPool2d(3, stride=1)), "io_parallel")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    signed=st.booleans(),
+    width=st.integers(1, 20),
+    integer=st.integers(-4, 12),
+    rnd=st.booleans(),
+    sat=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_cast_matches_reference_ap_fixed(signed, width, integer, rnd, sat, seed):
+    if signed and width < 2:
+        width = 2
+    t = FixedType(signed, width, integer, "RND" if rnd else "TRN", "SAT" if sat else "WRAP")
+    x = np.random.default_rng(seed).normal(0, 2.0 ** (integer + 1), 2000)
+    ref = get_fixed_quantizer_np(t.rounding, t.overflow)(
+        x, int(signed), integer - int(signed), t.frac
+    )
+    np.testing.assert_array_equal(t.cast(x), ref)
+
+
+def test_covering_is_narrowest_exact_type():
+    t = covering(-3.25, 7.5, 2)
+    assert t.hls() == "ap_fixed<6,4>"
+    assert t.lo <= -3.25 and t.hi >= 7.5
+    narrower = FixedType(True, 5, 3)
+    assert narrower.hi < 7.5
+    assert covering(0, 7.75, 2).hls() == "ap_ufixed<5,3>"
