@@ -317,9 +317,12 @@ class BitFusion(Accelerator):
     def _table(self, uniq: np.ndarray, wv: np.ndarray, av: np.ndarray) -> dict[str, np.ndarray]:
         """Best tiling per unique layer (rows of ``uniq``) and width pair: metric -> (nW, nA, nU).
 
-        Stage 1 computes cycles for every (width pair, tiling, order) and the minimum per layer;
-        stage 2 evaluates energy only where the minimum is reached (the tie-break) and then every
-        metric at the chosen tiling and order, with the same code.
+        Exact, but organised to stay fast (a search queries it often): stage 0 costs each operand
+        under each loop order on its own grid (weights per (w, pf), inputs per a, outputs once);
+        stage 1 prunes, per width pair, the tilings whose lower bound over all orders exceeds the
+        exact cycles of the most promising tiling; stage 2 evaluates the exact cycles of what
+        survives under every order; stage 3 breaks ties at the minimum by energy, as the
+        simulator does, and evaluates every metric of the winner with the same code.
         """
         p = self.params
         M = p.array.cols
@@ -331,6 +334,8 @@ class BitFusion(Accelerator):
             cands.append(_candidates(key, bool(im2), M, h_o, int(p.memory.psum_bits)))
             groups.append(G)
         counts = np.asarray([c.n_sp.size for c in cands])
+        if np.any(counts == 0):
+            self._no_fit(uniq[int(np.argmin(counts))])
         cat = {f: np.concatenate([getattr(c, f) for c in cands]) for f in _Cands._fields}
         nW, nA, nO = wv.size, av.size, len(_ORDERS)
         pf, passes = self.perf_factor(wv.reshape(-1, 1), av.reshape(1, -1))  # (nW, nA)
@@ -389,11 +394,7 @@ class BitFusion(Accelerator):
         gstart = np.flatnonzero(np.r_[True, grp[1:] != grp[:-1]])
         cmin = np.minimum.reduceat(cyc.min(axis=-1), gstart)
         if not np.all(np.isfinite(cmin)):
-            sh = uniq[int(grp[gstart[np.argmax(~np.isfinite(cmin))]] % len(cands))]
-            raise HwsimError(
-                f"bitfusion: no tiling of a layer (C={int(sh[7] // sh[9])}, M={int(sh[8] // sh[9])},"
-                f" kernel {int(sh[3])}x{int(sh[4])}, output {int(sh[1])}x{int(sh[2])}) fits the buffers"
-            )
+            self._no_fit(uniq[int(grp[gstart[np.argmax(~np.isfinite(cmin))]] % len(cands))])
         # ---- stage 3: energy of the candidates at the minimum; keep the least per group
         gid = np.cumsum(np.r_[True, grp[1:] != grp[:-1]]) - 1
         tk, o = np.nonzero(cyc == cmin[gid][:, None])  # row-major: groups stay in order
@@ -410,6 +411,16 @@ class BitFusion(Accelerator):
         g = np.tile(np.asarray(groups, dtype=np.float64), nW * nA)
         keys = ("compute", "stall", "dram_rd", "dram_wr", "sram_rd", "sram_wr", "e_sram")
         return {k: (met[k] * g).reshape(nW, nA, len(cands)) for k in keys}
+
+    def _no_fit(self, row: np.ndarray) -> None:
+        B, OH, OW, KH, KW, _, _, C, Mo, G = (int(x) for x in row[:10])
+        mem = self.params.memory
+        raise HwsimError(
+            f"bitfusion: no tiling of a layer (C={C // G}, M={Mo // G}, kernel {KH}x{KW},"
+            f" output {OH}x{OW}, batch {B}) fits half of the buffers (weight_buffer"
+            f" {mem.weight_buffer.size_kib} KiB, input_buffer {mem.input_buffer.size_kib} KiB,"
+            f" output_buffer {mem.output_buffer.size_kib} KiB)"
+        )
 
     def _compute(self, c: dict[str, np.ndarray], pf: np.ndarray, passes: np.ndarray) -> np.ndarray:
         """Compute cycles of a layer tiled as ``c``: n_tiles x the per-tile closed form."""
