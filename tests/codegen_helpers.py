@@ -42,6 +42,6 @@ def train_fixed(
     return model, acc
 
 
-def test_samples(n: int = 200) -> np.ndarray:
+def heldout_samples(n: int = 200) -> np.ndarray:
     """The first ``n`` held-out digits (float64, N x 1 x 8 x 8)."""
     return digits()[2][:n].double().numpy()

@@ -1,0 +1,126 @@
+"""Digits CNN trained briefly in the fixed family with a mixed allocation -> hls4ml project
+(io_stream, reuse factors from the FPGA-dataflow model) -> g++ C simulation, bit-exact."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from codegen_helpers import digits, heldout_samples, train_fixed
+
+from codegen.emit import emit
+from codegen.export import from_search_model
+from hwsim.allocation import Allocation
+from hwsim.config import load_config
+from search.zoo import build_model
+
+ROOT = Path(__file__).resolve().parents[1]
+FPGA = ROOT / "accel_configs" / "fpga_xc7z020.yaml"
+ALLOC = Allocation({"0": (8, 8), "4": (4, 3), "8": (2, 4), "13": (8, 8)}, ["0", "13"])
+
+
+@pytest.fixture(scope="module")
+def emitted(tmp_path_factory):
+    model, acc = train_fixed(build_model("digits_cnn"), ALLOC, steps=300)
+    qm = from_search_model(model, ALLOC, (1, 8, 8))
+    out = tmp_path_factory.mktemp("cnn") / "prj"
+    res = emit(
+        qm,
+        out,
+        accel=load_config(FPGA),
+        samples=heldout_samples(200),
+        calib=digits()[0][:512].double().numpy(),
+        io_type="io_stream",
+        progress=False,
+    )
+    return res, acc, out
+
+
+def _defines(out: Path) -> dict[str, str]:
+    text = (out / "firmware" / "defines.h").read_text()
+    out = {}
+    for m in re.finditer(r"typedef (.+?) (\w+);", text):
+        t = m.group(1)
+        inner = re.fullmatch(r"nnet::array<(.+), [\d*]+>", t)  # io_stream: one pixel per beat
+        out[m.group(2)] = inner.group(1) if inner else t
+    return out
+
+
+def _output_type(out: Path, layer: str) -> str:
+    """The result typedef name of hls4ml layer ``layer`` (from its call in myproject.cpp)."""
+    for line in (out / "firmware" / "myproject.cpp").read_text().splitlines():
+        if line.rstrip().endswith(f"// {layer}"):
+            return re.findall(r"(layer\d+)_out", line)[-1] + "_t"
+    raise AssertionError(f"layer {layer} not called in myproject.cpp")
+
+
+def test_cnn_bit_exact_on_200_samples(emitted):
+    res, acc, _ = emitted
+    assert acc > 0.5  # the brief training did learn
+    assert res.verify is not None
+    assert (res.verify.samples, res.verify.exact, res.verify.max_abs_diff) == (200, 200, 0.0)
+    assert res.verify.line() == "verify: 200/200 samples bit-exact (max |diff| = 0)"
+
+
+def test_cnn_project_files_and_report(emitted):
+    res, _, out = emitted
+    for f in [
+        "build_prj.tcl",
+        "project.tcl",
+        "build_opt.tcl",
+        "firmware/myproject.cpp",
+        "firmware/defines.h",
+        "firmware/parameters.h",
+        "firmware/weights/w6.txt",
+        "emit_report.md",
+        "emit.json",
+    ]:
+        assert (out / f).is_file(), f
+    assert not list(out.glob("firmware/*.so")), "build products must not ship"
+    assert not list(out.parent.glob(".prj.tmp-*")), "temporary folder left behind"
+    report = (out / "emit_report.md").read_text()
+    assert "verify: 200/200 samples bit-exact (max |diff| = 0)" in report
+    assert "vitis-run --mode hls --tcl build_prj.tcl" in report
+    assert "vivado_hls -f build_prj.tcl" in report
+    project_tcl = (out / "project.tcl").read_text()
+    assert "xc7z020clg400-1" in project_tcl
+    assert re.search(r"clock_period 10(\.0)?\b", project_tcl)
+    assert "io_stream" in (out / "hls4ml_config.yml").read_text()
+    assert str(out.parent / ".prj.tmp") not in (out / "hls4ml_config.yml").read_text()
+
+
+def test_cnn_types_in_defines_match_allocation(emitted):
+    res, _, out = emitted
+    defs = _defines(out)
+    assert defs["input_t"].startswith("ap_fixed<16,")  # float first layer: 16-bit input
+    quant_point = {"4": "net_2", "8": "net_6"}  # ReLU feeding each quantized conv
+    for layer, relu in quant_point.items():
+        w_bits, a_bits = ALLOC.bits[layer]
+        wt = defs[f"net_{layer}_weight_t"]
+        assert re.fullmatch(rf"ap_fixed<{w_bits},-?\d+>", wt), wt
+        at = defs[_output_type(out, relu)]
+        assert re.fullmatch(rf"ap_ufixed<{a_bits},-?\d+,AP_RND,AP_SAT,0>", at), at
+    for layer in ALLOC.float_layers:
+        assert re.fullmatch(r"ap_fixed<8,-?\d+>", defs[f"net_{layer}_weight_t"])
+
+
+def test_cnn_reuse_factors_from_fpga_model(emitted):
+    from hwsim.reuse import choose_reuse_factors
+    from search.trace import trace_workload
+
+    res, _, out = emitted
+    wl = trace_workload(res.plan.qm.model, (1, 8, 8))
+    want = choose_reuse_factors(wl, ALLOC, load_config(FPGA), io_type="io_stream")
+    params = (out / "firmware" / "parameters.h").read_text()
+    summary = json.loads((out / "emit.json").read_text())
+    rows = {r["module"]: r for r in summary["layers"] if r["op"] in ("conv", "linear")}
+    for layer, (rf, strategy) in want.items():
+        assert rows[layer]["reuse_factor"] == rf
+        assert rows[layer]["strategy"] == strategy
+        assert rows[layer]["ii_cycles"] is not None and rows[layer]["dsp"] is not None
+    # the written per-layer configs carry those reuse factors
+    found = sorted(int(v) for v in re.findall(r"reuse_factor = (\d+);", params))
+    for rf, _ in want.values():
+        assert rf in found
