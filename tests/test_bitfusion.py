@@ -154,6 +154,9 @@ def _brute_force(model, layer_spec: LayerSpec, first: bool, w: int, a: int) -> d
         (conv("p1x1", 512, 128, 28, k=1), False),
         (conv("dw", 32, 32, 16, g=32), False),
         (LayerSpec("fc", "linear", 2048, 1000), False),
+        (LayerSpec("fc_b8", "linear", 512, 256, batch=8), False),
+        (LayerSpec("rect_b4", "conv", 32, 48, kernel=3, padding=1, in_hw=(24, 12), batch=4), False),
+        (LayerSpec("grp", "conv", 64, 128, kernel=3, padding=1, groups=4, in_hw=14), False),
     ],
 )
 def test_pruned_search_equals_brute_force(cfg, lyr, first):
