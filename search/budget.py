@@ -203,8 +203,8 @@ def repair(
 
     ``log_pw`` ``[L, nW]``, ``log_pa`` ``[L, nA]``: log-probabilities per searched layer. For a
     sum cost this is a multiple-choice knapsack solved exactly with ``scipy.optimize.milp``; when
-    possible the allocation also uses at least ``fill`` x budget (unused budget is unused
-    accuracy). For ``smoothmax`` (pipeline) the constraint is per layer (every stage <= budget).
+    possible the searched layers also use at least ``fill`` of their share of the budget (budget
+    minus the float layers' fixed cost; unused budget is unused accuracy). For ``smoothmax`` (pipeline) the constraint is per layer (every stage <= budget).
     For ``edp`` (energy x latency) a few exact MCKPs on energy under a latency estimate are
     iterated until the product meets the budget. Returns ``(indices [L, 2], cost)``; raises
     :class:`SearchError` naming the cheapest achievable cost when nothing meets the budget.
@@ -254,7 +254,8 @@ def repair(
     cap = budget - const
     cols = None
     if fill:
-        cols = _mckp(scores, t, allowed, cap, fill * budget - const)
+        # the searched layers use at least ``fill`` of their share of the budget when possible
+        cols = _mckp(scores, t, allowed, cap, fill * cap)
     if cols is None:
         cols = _mckp(scores, t, allowed, cap, None)
     if cols is None:

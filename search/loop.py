@@ -324,6 +324,7 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
             "argmax_cost_rel": setup.cost.to_relative(setup.cost.discrete(idx)),
             "lambda": ctl.lam,
             "metric": cfg.metric,
+            "steps": sums["steps"],
         }
         log.append(rec)
         if main:
@@ -368,7 +369,8 @@ def finish(
     repaired = False
     if setup.budget is not None:
         lpw, lpa = setup.log_probs()
-        if argmax_cost > setup.budget or argmax_cost < cfg.fill * setup.budget:
+        rel = setup.cost.to_relative
+        if argmax_cost > setup.budget or rel(argmax_cost) < cfg.fill * rel(setup.budget):
             new, _ = repair(setup.cost, lpw, lpa, setup.budget, fill=cfg.fill)
             repaired = not np.array_equal(new, idx)
             idx = new
@@ -405,6 +407,7 @@ def finish(
         "repaired": repaired,
         "final_test_acc_supernet": log[-1]["test_acc"] if log else None,
         "epochs": len(log),
+        "world_size": dist_env()[1],
         "allocation": {n: list(b) for n, b in alloc.bits.items()},
         "float_layers": alloc.float_layers,
         "config": cfg.to_dict(),
