@@ -150,8 +150,8 @@ def simulate(workload: Workload, allocation: Allocation, config: AccelConfig) ->
         notes.append(
             "widths "
             + ", ".join(f"{x}/{y}" for x, y in unsupported)
-            + " are not native on this accelerator;"
-            " they are costed as the next width it supports"
+            + " are not native on this accelerator (a search excludes them);"
+            " the model pads their compute to a native width"
         )
     return Report(
         config.name, config.type, workload.name, workload.layers[0].batch, rows, totals, notes

@@ -33,4 +33,4 @@ def cost_tables(
     L = workload.arrays().reshape((len(workload), 1, 1))
     out = config.model.evaluate(L, w, a)
     shape = (len(workload), w.size, a.size)
-    return {k: np.broadcast_to(v, shape).copy() for k, v in out.items()}
+    return {k: v if v.shape == shape else np.broadcast_to(v, shape).copy() for k, v in out.items()}
