@@ -204,7 +204,8 @@ def repair(
     ``log_pw`` ``[L, nW]``, ``log_pa`` ``[L, nA]``: log-probabilities per searched layer. For a
     sum cost this is a multiple-choice knapsack solved exactly with ``scipy.optimize.milp``; when
     possible the searched layers also use at least ``fill`` of their share of the budget (budget
-    minus the float layers' fixed cost; unused budget is unused accuracy). For ``smoothmax`` (pipeline) the constraint is per layer (every stage <= budget).
+    minus the float layers' fixed cost), else the network at least ``fill`` of the budget
+    (unused budget is unused accuracy). For ``smoothmax`` (pipeline) the constraint is per layer (every stage <= budget).
     For ``edp`` (energy x latency) a few exact MCKPs on energy under a latency estimate are
     iterated until the product meets the budget. Returns ``(indices [L, 2], cost)``; raises
     :class:`SearchError` naming the cheapest achievable cost when nothing meets the budget.
@@ -253,11 +254,13 @@ def repair(
     const = float(cost.np_constant[k].sum())
     cap = budget - const
     cols = None
-    if fill:
-        # the searched layers use at least ``fill`` of their share of the budget when possible
-        cols = _mckp(scores, t, allowed, cap, fill * cap)
-    if cols is None:
-        cols = _mckp(scores, t, allowed, cap, None)
+    # Floors tried in turn: the searched layers use at least ``fill`` of their share of the
+    # budget; else the whole network uses at least ``fill`` of the budget; else no floor.
+    floors = [fill * cap, fill * budget - const] if fill else []
+    for floor in [*floors, None]:
+        cols = _mckp(scores, t, allowed, cap, floor)
+        if cols is not None:
+            break
     if cols is None:
         raise _infeasible(cost, budget)
     idx = to_idx(cols)

@@ -370,7 +370,10 @@ def finish(
     if setup.budget is not None:
         lpw, lpa = setup.log_probs()
         rel = setup.cost.to_relative
-        if argmax_cost > setup.budget or rel(argmax_cost) < cfg.fill * rel(setup.budget):
+        if argmax_cost > setup.budget or (
+            rel(argmax_cost) < cfg.fill * rel(setup.budget)
+            and argmax_cost < cfg.fill * setup.budget
+        ):
             new, _ = repair(setup.cost, lpw, lpa, setup.budget, fill=cfg.fill)
             repaired = not np.array_equal(new, idx)
             idx = new
