@@ -24,6 +24,7 @@ from .verify import VerifyResult, verify
 
 DEFAULT_PART = "xc7z020clg400-1"
 DEFAULT_CLOCK_NS = 10.0
+TB_SAMPLES = 200  # samples written to tb_data/ for the HLS testbench
 STREAM_CONV_THRESHOLD = 16 * 16 * 8 * 9  # out_pixels x reduction of the biggest conv (recipe §10)
 
 
@@ -192,6 +193,8 @@ def emit(
             bar.update()
             if not result_verify.ok:
                 raise CodegenError(result_verify.line())
+        if samples is not None:
+            _write_testbench_data(plan, tmp, samples)
         _clean_build_products(tmp)
         _fix_paths(tmp, out)
         result = EmitResult(
@@ -224,6 +227,21 @@ def emit(
     finally:
         bar.close()
     return result
+
+
+def _write_testbench_data(plan: ExportPlan, project: Path, samples: np.ndarray) -> None:
+    """tb_data/ for the HLS C simulation / co-simulation testbench: inputs (cast to the input
+    type, hls4ml layout) and the bit-exact emulated outputs, one sample per line."""
+    from .emulate import channels_last, emulate
+
+    xq = plan.input_type.cast(np.asarray(samples[:TB_SAMPLES], dtype=np.float64))
+    y, _ = emulate(plan, xq)
+    tb = project / "tb_data"
+    tb.mkdir(exist_ok=True)
+    for name, arr in (("tb_input_features.dat", xq), ("tb_output_predictions.dat", y)):
+        flat = channels_last(arr).reshape(arr.shape[0], -1)
+        text = "\n".join(" ".join(f"{v:.17g}" for v in row) for row in flat) + "\n"
+        atomic_write_text(tb / name, text)
 
 
 def _clean_build_products(project: Path) -> None:

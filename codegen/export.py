@@ -108,6 +108,11 @@ def from_search_model(
     layers: dict[str, LayerQuant] = {}
     replacements: list[tuple[str, nn.Module]] = []
     for name, m in list(plain.named_modules()):
+        if hasattr(m, "alpha_w") and hasattr(m, "probs"):
+            raise CodegenError(
+                f"layer '{name}': a search-phase {type(m).__name__} cannot be emitted: derive the"
+                " allocation and train the fixed network ('edmips train --family fixed') first"
+            )
         if _is_search_layer(m):
             if getattr(m, "family", "fixed") != "fixed":
                 raise CodegenError(

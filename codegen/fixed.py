@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import CodegenError
 
-MAX_EXACT_BITS = 53  # float64 significand: wider types cannot be emulated exactly
+MAX_EXACT_BITS = 50  # float64 has 53 significand bits; 3 bits of headroom for partial sums
 
 
 @dataclass(frozen=True)

@@ -146,5 +146,6 @@ def write_project(
             p = plan.node(next(n.name for n in plan.nodes if n.name.lower() == layer.name.lower()))
             par = parallel.get(p.params["layer"], Parallelism())
             p.params["reuse_factor"] = int(layer.get_attr("reuse_factor", par.reuse_factor))
-            p.params["strategy"] = str(layer.get_attr("strategy", par.strategy))
+            strategy = str(layer.get_attr("strategy", par.strategy))
+            p.params["strategy"] = strategy[:1].upper() + strategy[1:]
     return hm

@@ -76,9 +76,15 @@ def test_cnn_project_files_and_report(emitted):
         "firmware/weights/w6.txt",
         "emit_report.md",
         "emit.json",
+        "tb_data/tb_input_features.dat",
+        "tb_data/tb_output_predictions.dat",
     ]:
         assert (out / f).is_file(), f
     assert not list(out.glob("firmware/*.so")), "build products must not ship"
+    tb = (out / "tb_data" / "tb_input_features.dat").read_text().splitlines()
+    assert len(tb) == 200 and len(tb[0].split()) == 64
+    preds = (out / "tb_data" / "tb_output_predictions.dat").read_text().splitlines()
+    assert len(preds) == 200 and len(preds[0].split()) == 10
     assert not list(out.parent.glob(".prj.tmp-*")), "temporary folder left behind"
     report = (out / "emit_report.md").read_text()
     assert "verify: 200/200 samples bit-exact (max |diff| = 0)" in report

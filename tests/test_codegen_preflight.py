@@ -122,3 +122,19 @@ def test_covering_is_narrowest_exact_type():
     narrower = FixedType(True, 5, 3)
     assert narrower.hi < 7.5
     assert covering(0, 7.75, 2).hls() == "ap_ufixed<5,3>"
+
+
+def test_export_refuses_search_phase_and_paper_family_layers():
+    from codegen.export import from_search_model
+    from hwsim.allocation import Allocation
+    from search.layers import MixedConv2d, QConv2d
+
+    alloc = Allocation({"body.0": (4, 4)})
+    mixed = Wrap(MixedConv2d(nn.Conv2d(1, 4, 3), [2, 4], [2, 4], family="fixed"))
+    with pytest.raises(
+        CodegenError, match=r"layer 'body.0': a search-phase MixedConv2d.*edmips train"
+    ):
+        from_search_model(mixed, alloc, (1, 8, 8))
+    paper = Wrap(QConv2d(nn.Conv2d(1, 4, 3), 4, 4, family="paper"))
+    with pytest.raises(CodegenError, match=r"layer 'body.0': family 'paper'.*family='fixed'"):
+        from_search_model(paper, alloc, (1, 8, 8))
