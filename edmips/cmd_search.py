@@ -133,8 +133,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--w-bits",
         type=bit_list,
-        default=[1, 2, 3, 4],
-        help="candidate weight bit-widths (default 1,2,3,4); widths the accelerator lacks are dropped with a notice",
+        default=None,
+        help="candidate weight bit-widths (default 1,2,3,4; 2,3,4 for --family fixed, whose weights need"
+        " at least 2 bits); widths the accelerator lacks are dropped with a notice",
     )
     p.add_argument(
         "--a-bits",
@@ -177,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
         metric=metric,
         target=args.target,
         lam=args.lam,
-        w_bits=args.w_bits,
+        w_bits=args.w_bits or ([2, 3, 4] if args.family == "fixed" else [1, 2, 3, 4]),
         a_bits=args.a_bits,
         family=args.family,
         first=args.first,

@@ -29,7 +29,7 @@ from hwsim.fileio import atomic_write_text
 from .api import RESUME_FREE, SearchConfig
 from .budget import LambdaController, format_cost, parse_target, repair
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
-from .cost import METRICS, HardwareCost, supported_candidates
+from .cost import METRICS, UNITS, HardwareCost, supported_candidates
 from .data import load_dataset
 from .errors import SearchError
 
@@ -205,6 +205,10 @@ def _check_out(cfg: SearchConfig) -> Path:
         raise SearchError(
             f"--out {out}: holds a search already (use --resume to continue or --force to overwrite)"
         )
+    elif cfg.force and dist_env()[0] == 0:
+        # a fresh run: leave no stale outputs of the old one beside the new ones
+        for name in ("summary.json", "allocation.yaml", "search_log.jsonl", CKPT):
+            (out / name).unlink(missing_ok=True)
     return out
 
 
@@ -281,7 +285,7 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
             loss = loss_ce + ctl.lam * (expected / setup.cost.scale).to(loss_ce.dtype)
             if not torch.isfinite(loss):
                 raise SearchError(
-                    f"loss became {float(loss)} at epoch {epoch + 1} step {step + 1} (try a smaller --lr"
+                    f"loss became {float(loss.detach())} at epoch {epoch + 1} step {step + 1} (try a smaller --lr"
                     f" or --lra); the last checkpoint in {out} is intact"
                 )
             opt_w.zero_grad(set_to_none=True)
@@ -400,7 +404,7 @@ def finish(
         "data": cfg.data,
         "accelerator": accel,
         "metric": cfg.metric,
-        "unit": setup.cost.metric,
+        "unit": UNITS[cfg.metric],
         "target": cfg.target,
         "target_value": setup.budget,
         "achieved": achieved,

@@ -64,3 +64,13 @@ def test_bad_train_inputs(tmp_path):
         run_train(tcfg(tmp_path / "a", bits="2/2", model="nonet"))
     with pytest.raises(SearchError, match="checkpoint not found"):
         load_trained(str(tmp_path / "none.pt"))
+
+
+def test_fixed_family_round_trip(tmp_path):
+    s = run_train(tcfg(tmp_path / "f", bits="4/4", family="fixed", epochs=1))
+    model, alloc, meta = load_trained(s["model_file"])
+    assert meta["family"] == "fixed" and alloc.bits["4"] == (4, 4)
+    x = torch.randn(4, 1, 8, 8)
+    model2, _, _ = load_trained(s["model_file"])
+    with torch.no_grad():
+        assert torch.equal(model(x), model2(x))  # frozen fractional bits: deterministic reload
