@@ -94,3 +94,34 @@ def test_lambda_controller_moves_towards_target():
     other = LambdaController()
     other.load_state_dict(state)
     assert other.lam == ctl.lam
+
+
+def test_edp_repair_meets_budget():
+    from hwsim import LayerSpec, Workload, load_config
+
+    wl = Workload(
+        "toy",
+        [
+            LayerSpec("c0", "conv", 3, 16, kernel=3, padding=1, in_hw=(16, 16)),
+            LayerSpec("c1", "conv", 16, 32, kernel=3, padding=1, in_hw=(16, 16)),
+            LayerSpec("c2", "conv", 32, 32, kernel=3, padding=1, in_hw=(16, 16)),
+            LayerSpec("fc", "linear", 32, 10),
+        ],
+    )
+    cost = HardwareCost.from_workload(
+        wl,
+        load_config("accel_configs/systolic_int8_32x32_ws.yaml"),
+        "edp",
+        ["c1", "c2"],
+        [2, 4],
+        [2, 4],
+    )
+    budget = 0.5 * (cost.minimum() + cost.uniform(1, 1))
+    rng = np.random.default_rng(0)
+    lpw, lpa = np.log(rng.dirichlet(np.ones(2), 2)), np.log(rng.dirichlet(np.ones(2), 2))
+    idx, c = repair(cost, lpw, lpa, budget)
+    assert c <= budget
+    # exhaustive check: no feasible allocation has a higher score than the one found
+    _, want = brute_best(cost, lpw, lpa, budget)
+    got = sum(lpw[k, i] + lpa[k, j] for k, (i, j) in enumerate(idx))
+    assert got == pytest.approx(want, abs=1e-9)

@@ -71,3 +71,18 @@ def test_imagefolder(tmp_path):
 def test_real_fmnist_labels():
     arr = read_idx("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz")
     assert arr.shape == (10000,) and arr.max() == 9
+
+
+def test_cifar10_batches(tmp_path):
+    import pickle
+
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        d = {b"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8), b"labels": [0, 1, 2, 3]}
+        with open(folder / name, "wb") as fh:
+            pickle.dump(d, fh)
+    tr, te, info = load_dataset("cifar10", str(tmp_path))
+    assert (len(tr), len(te)) == (20, 4) and info["input_shape"] == (3, 32, 32)
+    assert tr.tensors[0].shape == (20, 3, 32, 32)
