@@ -100,7 +100,9 @@ def render_report(r: EmitResult, project: Path) -> str:
         "",
         r.verify.line() if r.verify else "verify: not run (use --verify N)",
         "",
-        "## Files for `vitis-run --mode hls --tcl build_prj.tcl`",
+        "## Files for `vitis-run --mode hls --tcl build_prj.tcl`"
+        if r.backend.lower() == "vitis"
+        else "## Files for `vivado_hls -f build_prj.tcl`",
         "",
     ]
     lines += [f"- {f}" for f in project_files(project)]
