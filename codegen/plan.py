@@ -6,6 +6,10 @@ names) in topological order and gives each node exact types:
 * the quantization points: the input of every quantized conv/linear gets that layer's activation
   format, set as the result type of the node that produces it (a ReLU, pooling, add or the model
   input), found by walking back through max pooling, flatten and dropout;
+* a tensor read by a quantized layer AND by others (a ResNet skip) is quantized once, at its
+  producer, so the skip path also sees the quantized value (in the PyTorch model only the conv's
+  own input is quantized); two quantized readers with different formats get the merged (wider)
+  format, listed in the plan's notes;
 * every other result is exact: the narrowest type that holds every value the node can produce
   (range analysis on the real weights), so only the declared quantizers ever round.
 
