@@ -16,6 +16,7 @@ per-candidate copy of the input stays alive for backward.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -41,6 +42,32 @@ ALPHA_INIT = 0.01
 STATS_MOMENTUM = 0.1
 
 
+def _mask_sum(x: torch.Tensor, p: torch.Tensor, grids: tuple[Grid, ...]) -> torch.Tensor:
+    """Σ_k p_k·[lo_k <= x <= hi_k] in two passes whatever the number of grids: the sum is
+    piecewise constant between the finite bounds, so bucketize x and look the value up."""
+    bounds: set[float] = set()
+    lo_eps = {}
+    for grid in grids:
+        if math.isfinite(grid.lo):
+            below = torch.nextafter(
+                torch.tensor(grid.lo, dtype=x.dtype), torch.tensor(-math.inf, dtype=x.dtype)
+            )
+            lo_eps[grid.lo] = float(below)  # x > lo⁻  <=>  x >= lo
+            bounds.add(lo_eps[grid.lo])
+        if math.isfinite(grid.hi):
+            bounds.add(grid.hi)
+    if not bounds:
+        return torch.zeros_like(x).add_(p.sum())
+    b = torch.tensor(sorted(bounds), dtype=x.dtype, device=x.device)
+    # bucket i holds (b[i-1], b[i]]; evaluate the sum at b[i] (and at +inf for the last bucket)
+    pts = torch.cat([b, torch.tensor([math.inf], dtype=x.dtype, device=x.device)])
+    lo = torch.tensor([g.lo for g in grids], dtype=x.dtype, device=x.device)
+    hi = torch.tensor([g.hi for g in grids], dtype=x.dtype, device=x.device)
+    inside = (pts[:, None] >= lo[None, :]) & (pts[:, None] <= hi[None, :])
+    table = (inside.to(p.dtype) * p[None, :]).sum(1).to(x.dtype)
+    return table[torch.bucketize(x, b)]
+
+
 class MixQuant(torch.autograd.Function):
     """y = Σ_k p_k · grid_k(x) with STE gradients, saving only x and p for backward.
 
@@ -54,8 +81,19 @@ class MixQuant(torch.autograd.Function):
         ctx.clip = clip
         ctx.save_for_backward(x, p)
         out = torch.zeros_like(x)
+        buf = None
+        shift = None  # Σ_k p_k·step_k·offset_k, subtracted once at the end
         for k, grid in enumerate(grids):
-            out.add_(grid.apply(x).mul_(p[k]))
+            if grid.step is None:
+                out.addcmul_(x.clamp(grid.lo, grid.hi), p[k])
+                continue
+            buf = grid.index(x, out=buf if buf is not None else torch.empty_like(x))
+            coef = p[k] * grid.step
+            out.addcmul_(buf, coef)
+            if grid.offset:
+                shift = coef * grid.offset if shift is None else shift + coef * grid.offset
+        if shift is not None:
+            out.sub_(shift)
         return out
 
     @staticmethod
@@ -64,14 +102,26 @@ class MixQuant(torch.autograd.Function):
         grad_x = grad_p = None
         if ctx.needs_input_grad[0]:
             if ctx.clip:
-                m = torch.zeros_like(x)
-                for k, grid in enumerate(ctx.grids):
-                    m.add_(grid.mask(x).mul_(p[k]))
-                grad_x = m.mul_(g)
+                grad_x = _mask_sum(x, p, ctx.grids).mul_(g)
             else:
                 grad_x = g * p.sum()
         if ctx.needs_input_grad[1]:
-            grad_p = torch.stack([(g * grid.apply(x)).sum() for grid in ctx.grids]).to(p.dtype)
+            gflat = g.reshape(-1)
+            gsum = None
+            buf = None
+            parts = []
+            for grid in ctx.grids:
+                if grid.step is None:
+                    parts.append(torch.dot(gflat, x.clamp(grid.lo, grid.hi).reshape(-1)))
+                    continue
+                buf = grid.index(x, out=buf if buf is not None else torch.empty_like(x))
+                # <g, (k - offset)·step> = step·(<g, k> - offset·Σg)
+                part = torch.dot(gflat, buf.reshape(-1))
+                if grid.offset:
+                    gsum = gflat.sum() if gsum is None else gsum
+                    part = part - grid.offset * gsum
+                parts.append(part * grid.step)
+            grad_p = torch.stack(parts).to(p.dtype)
         return grad_x, grad_p, None, None
 
 

@@ -117,14 +117,27 @@ class Grid:
 
     def apply(self, x: torch.Tensor) -> torch.Tensor:
         """Quantize (no gradient tracking needed; the callers add the STE)."""
-        y = x.clamp(self.lo, self.hi)
         if self.step is None:
-            return y
-        v = y / self.step + self.offset
-        v = torch.floor(v + 0.5) if self.half_up else torch.round(v)
-        # clamp the integer level index (not the value) so every output is exactly (k - offset)·step
+            return x.clamp(self.lo, self.hi)
+        # clamping the integer level index (not the value) makes every output exactly
+        # (k - offset)·step; it equals rounding the clamped value since lo/hi are levels
+        return self.index(x).sub_(self.offset).mul_(self.step)
+
+    def index(self, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Level index k = clamp(R(x/step + offset), k_lo, k_hi) as x's dtype (value = (k - offset)·step).
+
+        Computed in place in ``out`` when given (no allocation)."""
+        assert self.step is not None
+        shift = self.offset + (0.5 if self.half_up else 0.0)
+        if out is None:
+            out = torch.empty_like(x)
+        if shift:  # one pass: shift + x / step
+            torch.add(x.new_tensor(shift), x, alpha=1.0 / self.step, out=out)
+        else:
+            torch.mul(x, 1.0 / self.step, out=out)
+        (out.floor_() if self.half_up else out.round_())
         k_lo, k_hi = self._index_range()
-        return (v.clamp(k_lo, k_hi) - self.offset) * self.step
+        return out.clamp_(k_lo, k_hi)
 
     def _index_range(self) -> tuple[float, float]:
         assert self.step is not None

@@ -236,3 +236,25 @@ def test_qlinear_paper_matches_quantizers_and_errors():
         QLinear(nn.Linear(3, 3), 1, 4, family="fixed")
     with pytest.raises(SearchError, match="signed"):
         QLinear(nn.Linear(3, 3), 2, 1, family="fixed", signed_input=True)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_mask_sum_matches_explicit_masks_on_the_bounds(dtype):
+    from search.layers import _mask_sum
+    from search.quantizers import fixed_act_grid, hwgq_grid
+
+    grids = (
+        hwgq_grid(2),
+        hwgq_grid(4),
+        hwgq_grid(32),
+        signed_grid(3, 0.25),
+        fixed_act_grid(2, 1, False),
+    )
+    edges = [v for g in grids for v in (g.lo, g.hi) if abs(v) != float("inf")]
+    x = torch.tensor(edges + [-0.0, 0.0, -1e-30, 1e-30, -5.0, 5.0, 1e6], dtype=dtype)
+    x = torch.cat([x, torch.randn(200, dtype=dtype) * 2])
+    p = torch.softmax(torch.randn(len(grids), dtype=dtype), 0)
+    want = sum(p[k] * g.mask(x) for k, g in enumerate(grids))
+    assert torch.allclose(
+        _mask_sum(x, p, grids), want, atol=1e-6 if dtype == torch.float32 else 1e-12
+    )
