@@ -20,7 +20,7 @@ Measured per network:
              order (temporaries allocated and freed inside one op are not seen; the fresh
              parameter gradients count, since zero_grad(set_to_none) frees happen before).
 
-    python bench/search_memory.py [--batch 32] [--steps 5] [--threads 2]
+    python bench/search_memory.py [--batch 32] [--steps 5] [--threads 2] [--size 32]
 
 Ratios are what matter on a shared machine. Goals: search/fixed step <= 1.3, memory <= 1.5,
 naive/search step >= 4.
@@ -51,7 +51,7 @@ from search.zoo import build_model  # noqa: E402
 
 W_BITS = [1, 2, 3, 4]
 A_BITS = [2, 3, 4]
-SHAPE = (3, 32, 32)
+SHAPE = (3, 32, 32)  # --size changes H and W
 VARIANTS = ("search", "fixed", "naive")
 
 
@@ -137,8 +137,11 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--size", type=int, default=32, help="input height and width (pixels)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    global SHAPE
+    SHAPE = (3, args.size, args.size)
     models = {v: build(v) for v in VARIANTS}
     # same weights and probabilities: naive and search compute one function (checked in float64,
     # where no quantization threshold flips on rounding noise)

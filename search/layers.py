@@ -80,18 +80,23 @@ class MixQuant(torch.autograd.Function):
         ctx.grids = grids
         ctx.clip = clip
         ctx.save_for_backward(x, p)
-        out = torch.zeros_like(x)
+        out = None
         buf = None
         shift = None  # Σ_k p_k·step_k·offset_k, subtracted once at the end
         for k, grid in enumerate(grids):
             if grid.step is None:
-                out.addcmul_(x.clamp(grid.lo, grid.hi), p[k])
+                term = x.clamp(grid.lo, grid.hi)
+                out = term.mul_(p[k]) if out is None else out.addcmul_(term, p[k])
                 continue
-            buf = grid.index(x, out=buf if buf is not None else torch.empty_like(x))
             coef = p[k] * grid.step
-            out.addcmul_(buf, coef)
+            if out is None:  # the first candidate is computed straight into the output
+                out = grid.index(x, out=torch.empty_like(x)).mul_(coef)
+            else:
+                buf = grid.index(x, out=buf if buf is not None else torch.empty_like(x))
+                out.addcmul_(buf, coef)
             if grid.offset:
                 shift = coef * grid.offset if shift is None else shift + coef * grid.offset
+        assert out is not None, "MixQuant needs at least one grid"
         if shift is not None:
             out.sub_(shift)
         return out
