@@ -175,8 +175,9 @@ class _QuantBase(nn.Module):
         return F.conv2d(x, w, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     def _update_stats(self, x: torch.Tensor) -> None:
-        """EMA of the input's std (training mode only; frozen in eval)."""
-        if not self.training or x.numel() < 2:
+        """EMA of the input's std (training mode only; frozen in eval). Only the fixed family
+        and signed inputs use it; the paper's HWGQ steps assume unit-variance inputs."""
+        if not self.training or x.numel() < 2 or not (self.family == "fixed" or self.signed_input):
             return
         with torch.no_grad():
             s = x.detach().float().std()
@@ -192,6 +193,8 @@ class _QuantBase(nn.Module):
         return float(self.weight.detach().std()) if self.weight.numel() > 1 else 1.0
 
     def _act_grid(self, bits: int, frac: int | None = None) -> Grid:
+        if self.family == "paper" and not self.signed_input:
+            return hwgq_grid(bits)
         std = float(self.running_std)
         if self.family == "fixed":
             f = act_frac(std, bits, self.signed_input) if frac is None else frac

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 import torch
@@ -101,6 +101,18 @@ def gaussian_step(bits: int) -> float:
 # ---------------------------------------------------------------------------------------------
 # Grids: one elementwise quantizer, applied without autograd (used by the composite layers)
 # ---------------------------------------------------------------------------------------------
+_SCALARS: dict[tuple[float, torch.dtype, torch.device], torch.Tensor] = {}
+
+
+def _scalar(value: float, like: torch.Tensor) -> torch.Tensor:
+    """A cached 0-d tensor (saves an allocation per quantization call)."""
+    key = (value, like.dtype, like.device)
+    t = _SCALARS.get(key)
+    if t is None:
+        t = _SCALARS[key] = torch.tensor(value, dtype=like.dtype, device=like.device)
+    return t
+
+
 @dataclass(frozen=True)
 class Grid:
     """``q = clamp(R(clamp(x, lo, hi)/step + offset) - offset) * step, lo, hi)``.
@@ -132,7 +144,7 @@ class Grid:
         if out is None:
             out = torch.empty_like(x)
         if shift:  # one pass: shift + x / step
-            torch.add(x.new_tensor(shift), x, alpha=1.0 / self.step, out=out)
+            torch.add(_scalar(shift, x), x, alpha=1.0 / self.step, out=out)
         else:
             torch.mul(x, 1.0 / self.step, out=out)
         (out.floor_() if self.half_up else out.round_())
@@ -166,6 +178,7 @@ def _identity_ste(x: torch.Tensor, grid: Grid) -> torch.Tensor:
 
 
 # ---- paper family ----
+@cache
 def hwgq_grid(bits: int) -> Grid:
     """HWGQ levels {0, Δ, ..., (2^b - 1)Δ}, round half to even (torch.round); ReLU above FLOAT_BITS."""
     bits = _check_bits(bits, "hwgq")
