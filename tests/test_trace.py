@@ -182,3 +182,44 @@ def test_untraceable_model_falls_back_to_a_chain():
     wl = trace_workload(_Branchy(), (4,))
     assert wl.names == ["a", "b"] and wl.edges == [("a", "b")]
     assert layer_inputs(_Branchy()) is None
+
+
+class _Tokens(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 16)
+        self.head = nn.Linear(16, 3)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.proj(x)))
+
+
+def test_linear_on_token_inputs_counts_tokens_as_batch():
+    wl = trace_workload(_Tokens(), (5, 8), batch=2)
+    proj = wl.layer("proj")
+    assert (proj.kind, proj.batch, proj.in_channels, proj.out_channels) == ("linear", 10, 8, 16)
+    assert wl.total_macs == 10 * 8 * 16 + 10 * 16 * 3
+    assert not layer_inputs(_Tokens())["head"].signed_input
+
+
+@pytest.mark.parametrize("name", ["digits_cnn", "fmnist_cnn", "digits_mlp"])
+def test_small_models_use_only_hls4ml_exportable_layers(name):
+    allowed = (
+        nn.Conv2d,
+        nn.BatchNorm2d,
+        nn.BatchNorm1d,
+        nn.ReLU,
+        nn.MaxPool2d,
+        nn.AvgPool2d,
+        nn.Flatten,
+        nn.Linear,
+    )
+    model = build_model(name)
+    for sub in model.modules():
+        if sub is model:
+            continue
+        assert isinstance(sub, allowed), type(sub).__name__
+        if isinstance(sub, nn.Conv2d):
+            assert sub.groups == 1 and sub.dilation == (1, 1) and isinstance(sub.padding, tuple)
+        if isinstance(sub, (nn.MaxPool2d, nn.AvgPool2d)):
+            assert sub.stride == sub.kernel_size and sub.padding == 0
