@@ -266,6 +266,38 @@ def _small_cnn(
     )
 
 
+def _wide_cnn(
+    in_shape: tuple[int, int, int], widths: tuple[int, int, int], num_classes: int
+) -> nn.Sequential:
+    """conv-conv-pool-conv-GAP-fc with wide layers at full resolution.
+
+    Sized so that its searched convs are compute-bound on Bit Fusion at batch 1 (64-channel
+    multiples fill the fused bit-bricks), which the narrow ``digits_cnn`` is not: there, DRAM
+    stalls cap any speed-up at ~0.6x of uniform 8/8.
+    """
+    c, h, w = in_shape
+    if h % 2 or w % 2 or h != w:
+        raise SearchError(
+            f"wide CNN: input shape {list(in_shape)}: expected square H=W divisible by 2"
+        )
+    w1, w2, w3 = widths
+    return nn.Sequential(
+        nn.Conv2d(c, w1, 3, padding=1, bias=False),
+        nn.BatchNorm2d(w1),
+        nn.ReLU(),
+        nn.Conv2d(w1, w2, 3, padding=1, bias=False),
+        nn.BatchNorm2d(w2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(w2, w3, 3, padding=1, bias=False),
+        nn.BatchNorm2d(w3),
+        nn.ReLU(),
+        nn.AvgPool2d(h // 2),
+        nn.Flatten(),
+        nn.Linear(w3, num_classes),
+    )
+
+
 def _mlp(in_shape: tuple[int, int, int], num_classes: int) -> nn.Sequential:
     features = in_shape[0] * in_shape[1] * in_shape[2]
     return nn.Sequential(
@@ -294,6 +326,12 @@ MODELS: dict[str, ModelInfo] = {
             (1, 8, 8),
             10,
             "small CNN for sklearn digits (also 1x28x28); hls4ml-exportable",
+        ),
+        ModelInfo(
+            "digits_cnn_wide",
+            (1, 8, 8),
+            10,
+            "wider CNN 64-128-128 for sklearn digits, compute-bound on Bit Fusion; hls4ml-exportable",
         ),
         ModelInfo(
             "digits_mlp", (1, 8, 8), 10, "MLP 64-64-32-10 for sklearn digits; hls4ml-exportable"
@@ -334,6 +372,7 @@ def build_model(
         "mobilenet_v2": lambda: MobileNetV2(classes, cin),
         "resnet20": lambda: ResNet(BasicBlock, [3, 3, 3], classes, cin, cifar=True),
         "digits_cnn": lambda: _small_cnn(shape, (16, 32, 32), classes),
+        "digits_cnn_wide": lambda: _wide_cnn(shape, (64, 128, 128), classes),
         "digits_mlp": lambda: _mlp(shape, classes),
         "fmnist_cnn": lambda: _small_cnn(shape, (16, 32, 64), classes),
     }
