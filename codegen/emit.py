@@ -101,11 +101,8 @@ def _parallelism(
         raise CodegenError(
             f"{accel.source}: emit needs an fpga_dataflow accelerator config, got type '{accel.type}'"
         )
-    try:
-        from hwsim.reuse import reuse_plan
-    except ImportError:  # pragma: no cover - hwsim.reuse ships with the project
-        notes.append("hwsim.reuse is not available: ReuseFactor 1, Strategy Latency")
-        return fallback
+    from hwsim.reuse import reuse_plan
+
     workload = trace_workload(plan.qm.model, tuple(plan.input_shape), batch=1, name="export")
     choices = reuse_plan(workload, allocation, accel, target_ii_cycles, None, io_type)
     out: dict[str, LayerCost] = {}

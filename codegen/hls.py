@@ -44,7 +44,11 @@ def legal_reuse_factors(n_in: int, n_out: int) -> list[int]:
 
 
 def snap_reuse(rf: int, n_in: int, n_out: int) -> int:
-    """The legal reuse factor closest to ``rf`` (ties: the smaller)."""
+    """The legal reuse factor closest to ``rf`` (ties: the smaller), by hls4ml's own rule.
+
+    hwsim's chooser already returns legal values (``hwsim.reuse`` re-implements the rule without
+    hls4ml); asking hls4ml itself here guards the written project against the two drifting apart.
+    """
     legal = legal_reuse_factors(n_in, n_out)
     return min(legal, key=lambda r: (abs(r - rf), r))
 
