@@ -1,0 +1,361 @@
+"""``edmips run``: search -> train -> baselines -> simulate -> emit -> report in one run folder.
+
+Layout of a run folder::
+
+    experiment.yaml          the experiment as run
+    search/                  allocation.yaml, search_log.jsonl, summary.json, checkpoint.pt
+    train/                   model.pt, train_summary.json
+    baselines/w<W>a<A>/      model.pt, train_summary.json (one per uniform baseline)
+    simulate/                <accel>.json + <accel>.png per accelerator, all.png, costs.json
+    firmware/                the verified hls4ml project (emit_report.md, emit.json)
+    report.md, plots/        the report and its PNG plots
+    .stages/<stage>.json     done-markers: the hash of the config each finished stage ran with
+
+A finished stage whose config hash is unchanged is skipped; a changed one is an error unless
+``force``; a stage that runs makes every later stage run again. An interrupted search resumes from
+its checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hwsim.fileio import atomic_write_text
+
+from .experiment import (
+    EmitConfig,
+    Experiment,
+    ExperimentError,
+    SimulateConfig,
+    bits_dir,
+    config_hash,
+)
+
+STAGES = ("search", "train", "baselines", "simulate", "emit", "report")
+MARKERS = ".stages"
+# metric of a search -> the key of hwsim's Report.totals that measures it
+METRIC_TOTAL = {
+    "latency": "latency_s",
+    "energy": "energy_per_inference_pj",
+    "edp": "edp_js",
+    "dram": "dram_bytes",
+    "lut": "lut",
+    "dsp": "dsp",
+    "bitops": "bitops",
+}
+TOTAL_UNIT = {
+    "latency_s": "s",
+    "energy_per_inference_pj": "pJ",
+    "edp_js": "J*s",
+    "dram_bytes": "bytes",
+    "lut": "LUTs",
+    "dsp": "DSPs",
+    "bitops": "bit-ops",
+}
+
+
+# ---- stage: simulate ----
+def _workload_and_allocation(cfg: SimulateConfig) -> tuple[Any, Any]:
+    from hwsim import Allocation
+    from search.trace import trace_workload
+    from search.zoo import MODELS, build_model
+
+    if cfg.model_file:
+        from search.train import load_trained
+
+        _, alloc, meta = load_trained(cfg.model_file)
+        name = meta["model_name"]
+        zoo = meta["zoo_args"]
+        shape = tuple(zoo["input_shape"])
+        model = build_model(name, num_classes=int(zoo["num_classes"]), input_shape=shape)
+    else:
+        if not cfg.model or not cfg.allocation:
+            raise ExperimentError("simulate: give model_file, or model with allocation")
+        if cfg.model not in MODELS:
+            raise ExperimentError(f"simulate.model: '{cfg.model}' unknown")
+        alloc = Allocation.load(cfg.allocation)
+        name, shape = cfg.model, MODELS[cfg.model].input_shape
+        model = build_model(name)
+    wl = trace_workload(model, shape, batch=cfg.batch, name=name)
+    alloc.validate(wl)
+    return wl, alloc
+
+
+def accel_key(path: str) -> str:
+    """File stem used for an accelerator's outputs: ``accel_configs/stripes.yaml`` -> ``stripes``."""
+    return Path(path).stem
+
+
+def simulate(cfg: SimulateConfig) -> dict[str, Any]:
+    """Simulate the network on every config in ``cfg.accels``; write one JSON report and one PNG
+    per accelerator, ``all.png`` side by side and ``summary.json`` (totals per accelerator:
+    latency in s, energy per inference in pJ, ...). Returns ``{accel key: hwsim Report}``."""
+    from tqdm import tqdm
+
+    from hwsim import load_config, plot_reports
+    from hwsim import simulate as hw_simulate
+
+    if not cfg.accels:
+        raise ExperimentError("simulate.accels: empty (list accelerator config files)")
+    out = Path(cfg.out)
+    if (out / "summary.json").exists() and not cfg.force:
+        raise ExperimentError(f"{out}: holds a simulation already (use --force to overwrite)")
+    if cfg.batch < 1:
+        raise ExperimentError(f"simulate.batch: {cfg.batch}: must be at least 1")
+    wl, alloc = _workload_and_allocation(cfg)
+    reports = {}
+    for path in tqdm(cfg.accels, desc="simulate", leave=False):
+        key = accel_key(path)
+        if key in reports:
+            raise ExperimentError(f"simulate.accels: '{path}': two configs named '{key}'")
+        rep = hw_simulate(wl, alloc, load_config(path))
+        rep.to_json(out / f"{key}.json")
+        rep.plot(out / f"{key}.png")
+        reports[key] = rep
+    plot_reports(list(reports.values()), out / "all.png")
+    summary = {
+        "workload": wl.name,
+        "accels": {
+            k: {"config": p, "totals": reports[k].totals} for k, p in zip(reports, cfg.accels)
+        },
+    }
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return reports
+
+
+# ---- stage: emit ----
+def emit(cfg: EmitConfig) -> Any:
+    """Emit ``cfg.model_file`` as an hls4ml project in ``cfg.out``, verifying ``cfg.verify`` test
+    samples bit-exactly (g++ C simulation). Returns codegen's ``EmitResult``."""
+    import torch
+
+    from codegen.emit import emit as cg_emit
+    from codegen.errors import CodegenError
+    from codegen.export import from_search_model
+    from hwsim.config import load_config
+    from search.data import load_dataset
+    from search.train import load_trained
+
+    model, alloc, meta = load_trained(cfg.model_file)
+    if meta.get("family") != "fixed":
+        raise CodegenError(
+            f"{cfg.model_file}: family '{meta.get('family')}' has no exact hls4ml types:"
+            " train with family fixed"
+        )
+    accel = load_config(cfg.accel) if cfg.accel else None
+    train_set, test_set, info = load_dataset(cfg.data or meta["data"], cfg.data_dir)
+    shape = tuple(int(s) for s in info["input_shape"])
+    calib = torch.stack([train_set[i][0] for i in range(min(512, len(train_set)))])
+    n = min(int(cfg.verify), len(test_set))
+    samples = torch.stack([test_set[i][0] for i in range(n)]).double().numpy() if n > 0 else None
+    return cg_emit(
+        from_search_model(model, alloc, shape),
+        cfg.out,
+        accel=accel,
+        samples=samples,
+        calib=calib.double().numpy(),
+        io_type=None if cfg.io_type == "auto" else cfg.io_type,
+        force=cfg.force,
+        backend={"vitis": "Vitis", "vivado": "Vivado"}[cfg.backend],
+        target_ii_cycles=cfg.target_ii,
+        progress=cfg.progress,
+    )
+
+
+# ---- the run ----
+@dataclass
+class RunResult:
+    """What :func:`run` did: the run folder, the stages it ran and those it skipped."""
+
+    out: Path
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+class _Run:
+    def __init__(self, exp: Experiment, out: Path, progress: bool, search_callback: Any) -> None:
+        self.exp, self.out, self.progress = exp, out, progress
+        self.search_callback = search_callback
+
+    # paths
+    def p(self, *parts: str) -> str:
+        return str(self.out.joinpath(*parts))
+
+    def stage_config(self, stage: str) -> dict[str, Any]:
+        """What a stage's result depends on (its hash decides skip / error / redo)."""
+        e = self.exp
+        search = e.search_config(self.p("search")).to_dict()
+        for k in ("out", "resume", "force", "progress", "workers"):
+            search.pop(k)
+        train = e.train_config(self.p("train")).to_dict()
+        for k in ("out", "force", "progress", "workers", "allocation", "bits"):
+            train.pop(k)
+        cfg: dict[str, Any] = {"search": search}
+        if stage in ("train", "simulate", "emit", "report"):
+            cfg["train"] = train
+        if stage in ("baselines", "report"):
+            cfg["baselines"] = {"train": train, "bits": e.baselines}
+        if stage in ("simulate", "report"):
+            cfg["simulate"] = dict(e.simulate)
+        if stage in ("emit", "report"):
+            cfg["emit"] = e.emit
+        return cfg
+
+    def marker(self, stage: str) -> Path:
+        return self.out / MARKERS / f"{stage}.json"
+
+    def done_hash(self, stage: str) -> str | None:
+        m = self.marker(stage)
+        if not m.exists():
+            return None
+        try:
+            return json.loads(m.read_text())["hash"]
+        except (json.JSONDecodeError, KeyError):
+            return None
+
+    def mark(self, stage: str, h: str, seconds: float) -> None:
+        rec = {"stage": stage, "hash": h, "seconds": seconds, "config": self.stage_config(stage)}
+        atomic_write_text(self.marker(stage), json.dumps(rec, indent=2) + "\n")
+
+    # stages
+    def run_search(self, force: bool) -> None:
+        from search.api import search
+
+        cfg = self.exp.search_config(self.p("search"), progress=self.progress)
+        ckpt = Path(self.p("search", "checkpoint.pt"))
+        pending = self.out / MARKERS / "search.pending.json"
+        same = pending.exists() and json.loads(pending.read_text()).get("hash") == config_hash(
+            self.stage_config("search")
+        )
+        if ckpt.exists() and same and not force:
+            cfg.resume = True
+        else:
+            cfg.force = True
+        atomic_write_text(pending, json.dumps({"hash": config_hash(self.stage_config("search"))}))
+        search(cfg, callback=self.search_callback)
+
+    def run_train(self, force: bool) -> None:
+        from search.api import train
+
+        alloc = self.p("search", "allocation.yaml")
+        train(self.exp.train_config(self.p("train"), allocation=alloc, progress=self.progress))
+
+    def run_baselines(self, force: bool) -> None:
+        from search.api import train
+
+        h = config_hash(self.stage_config("baselines"))
+        for bits in self.exp.baselines:
+            d = self.out / "baselines" / bits_dir(bits)
+            sub = d / ".done"
+            if not force and sub.exists() and sub.read_text().strip() == h:
+                print(f"baseline {bits}: finished already, skipped")
+                continue
+            print(f"baseline {bits}")
+            train(self.exp.train_config(str(d), bits=bits, progress=self.progress))
+            atomic_write_text(sub, h + "\n")
+
+    def run_simulate(self, force: bool) -> None:
+        from hwsim import load_config
+        from hwsim import simulate as hw_simulate
+
+        cfg = self.exp.simulate_config(self.p("simulate"), self.p("train", "model.pt"))
+        cfg.force = True
+        simulate(cfg)
+        # costs of every trained network (searched + baselines) on every accelerator, for the
+        # accuracy-vs-cost plots; the searched accelerator is included
+        paths = list(dict.fromkeys(cfg.accels + [a for a in [self.exp.search.get("accel")] if a]))
+        nets = {"searched": self.p("train", "model.pt")}
+        nets.update({b: self.p("baselines", bits_dir(b), "model.pt") for b in self.exp.baselines})
+        costs: dict[str, Any] = {}
+        configs = {accel_key(p): load_config(p) for p in paths}
+        for label, mf in nets.items():
+            wl, alloc = _workload_and_allocation(SimulateConfig(model_file=mf, batch=cfg.batch))
+            acc = json.loads((Path(mf).parent / "train_summary.json").read_text())["accuracy"]
+            costs[label] = {
+                "model_file": mf,
+                "accuracy": acc,
+                "totals": {k: hw_simulate(wl, alloc, c).totals for k, c in configs.items()},
+            }
+        atomic_write_text(self.p("simulate", "costs.json"), json.dumps(costs, indent=2) + "\n")
+
+    def run_emit(self, force: bool) -> None:
+        cfg = self.exp.emit_config(self.p("firmware"), self.p("train", "model.pt"), self.progress)
+        cfg.force = True  # an unfinished (or forced) stage of this run: its folder is ours
+        res = emit(cfg)
+        print(res.verify.line() if res.verify else "verify: not run")
+
+    def run_report(self, force: bool) -> None:
+        from .report import write_report
+
+        write_report(self.out, self.exp)
+
+
+def _check_out(out: Path, exp: Experiment, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise ExperimentError(f"--out {out}: exists and is not a folder")
+    foreign = out.is_dir() and any(out.iterdir()) and not (out / "experiment.yaml").exists()
+    if foreign and not force:
+        raise ExperimentError(
+            f"--out {out}: a non-empty folder that is not a run folder (use --force or another --out)"
+        )
+
+
+def run(
+    exp: Experiment,
+    out: str | os.PathLike,
+    force: bool = False,
+    stages: Sequence[str] | None = None,
+    progress: bool = True,
+    search_callback: Callable[[int, int, Any], None] | None = None,
+) -> RunResult:
+    """Run the experiment's stages into ``out`` (see the module docstring). ``stages``: run only
+    these (the ones they need must be finished); ``force``: redo the selected stages."""
+    out = Path(out)
+    stages = list(stages) if stages else list(STAGES)
+    for s in stages:
+        if s not in STAGES:
+            raise ExperimentError(f"--stages: '{s}' unknown (stages: {', '.join(STAGES)})")
+    if exp.emit is None and "emit" in stages:
+        stages.remove("emit")
+    _check_out(out, exp, force)
+    out.mkdir(parents=True, exist_ok=True)
+    exp.save(out / "experiment.yaml")
+    r = _Run(exp, out, progress, search_callback)
+    result = RunResult(out)
+    dirty = False  # an earlier stage ran: every later one must run again
+    for stage in STAGES:
+        if stage == "emit" and exp.emit is None:
+            continue
+        h = config_hash(r.stage_config(stage))
+        have = r.done_hash(stage)
+        if stage not in stages:
+            if have is None and any(STAGES.index(s) > STAGES.index(stage) for s in stages):
+                raise ExperimentError(
+                    f"--stages: stage '{stage}' is not finished in {out}; run it first"
+                )
+            continue
+        if have is not None and have != h and not force:
+            raise ExperimentError(
+                f"stage '{stage}' in {out} finished with a different config (hash {have}, now {h}):"
+                " use --force to redo it, or another --out"
+            )
+        if have == h and not force and not dirty:
+            print(f"== {stage}: finished already (config {h}), skipped")
+            result.skipped.append(stage)
+            continue
+        print(f"== {stage}")
+        t0 = time.perf_counter()
+        r.marker(stage).unlink(missing_ok=True)
+        getattr(r, f"run_{stage}")(force)
+        r.mark(stage, h, time.perf_counter() - t0)
+        for later in STAGES[STAGES.index(stage) + 1 :]:
+            r.marker(later).unlink(missing_ok=True)
+        result.ran.append(stage)
+        dirty = True
+    return result

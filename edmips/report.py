@@ -1,0 +1,212 @@
+"""``report.md`` and ``plots/`` of a run folder, built only from the files of that run.
+
+Sections: the search's target vs achieved cost, per-layer bits (plot), accuracy of the searched
+network and the uniform baselines, accuracy vs cost against the baselines (plots, one per
+accelerator), the simulation totals table and per-layer latency/energy plots, the firmware
+verification line and the synthesis commands.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from hwsim.fileio import atomic_write_text
+
+from .experiment import Experiment, bits_dir
+
+TOTALS_SHOWN = (
+    ("latency_s", "latency (s)"),
+    ("inferences_per_s", "inferences/s"),
+    ("energy_per_inference_pj", "energy/inference (pJ)"),
+    ("edp_js", "EDP (J*s)"),
+    ("dram_bytes", "DRAM (bytes)"),
+    ("lut", "LUT"),
+    ("dsp", "DSP"),
+    ("bram_18k", "BRAM18K"),
+)
+
+
+def _g(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _read(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+def _synthesis_section(report_md: Path) -> list[str]:
+    """The bullet lines under '## Synthesis' of codegen's emit_report.md."""
+    lines = report_md.read_text().splitlines()
+    if "## Synthesis" not in lines:
+        return []
+    out = []
+    for line in lines[lines.index("## Synthesis") + 1 :]:
+        if line.startswith("## "):
+            break
+        if line.strip():
+            out.append(line)
+    return out
+
+
+def write_report(run_dir: str | os.PathLike, exp: Experiment) -> Path:
+    """Write ``run_dir/report.md`` and its PNGs under ``run_dir/plots``; returns the report path."""
+    from hwsim import Allocation, Report, plot_reports
+
+    from .pipeline import METRIC_TOTAL, TOTAL_UNIT, accel_key
+    from .plots import Point, plot_accuracy_vs_cost, plot_allocation
+
+    run = Path(run_dir)
+    plots = run / "plots"
+    plots.mkdir(parents=True, exist_ok=True)
+    ss = _read(run / "search" / "summary.json")
+    ts = _read(run / "train" / "train_summary.json")
+    alloc = Allocation.load(run / "search" / "allocation.yaml")
+    names = list(ss["allocation"])
+    md: list[str] = [
+        f"# {exp.name}: {ss['model']} on {ss['data']}",
+        "",
+        f"Family `{exp.family}`, seed {exp.seed}. Every number below is read from the files of"
+        f" this run folder (`{run}`).",
+        "",
+        "## Search",
+        "",
+    ]
+    unit = ss["unit"]
+    target = (
+        f"{ss['target']} = {_g(ss['target_value'])} {unit}"
+        if ss.get("target")
+        else f"none (fixed lambda {_g(ss['config'].get('lam'))})"
+    )
+    md += [
+        f"- accelerator searched against: {ss['accelerator'] or 'none (bitops)'}"
+        f" (`{ss['config'].get('accel')}`), metric {ss['metric']}",
+        f"- target: {target}",
+        f"- achieved: {ss['achieved_text']} = {ss['achieved_rel']:.3f}x of uniform 8/8"
+        f" ({'repaired from the argmax' if ss['repaired'] else 'argmax allocation'};"
+        f" argmax cost {_g(ss['argmax_cost'])} {unit})",
+        f"- supernet test accuracy after {ss['epochs']} epochs:"
+        f" {_g(100 * ss['final_test_acc_supernet'])}%",
+        "",
+        "| layer | w bits | a bits | float |",
+        "|---|---|---|---|",
+    ]
+    for n in names:
+        w, a = ss["allocation"][n]
+        md.append(f"| {n} | {w} | {a} | {'yes' if n in ss['float_layers'] else ''} |")
+    plot_allocation(alloc, names, plots / "allocation.png")
+    md += ["", "![per-layer bits](plots/allocation.png)", ""]
+
+    # accuracy
+    md += [
+        "## Accuracy",
+        "",
+        f"Final training: {len(ts['history'])} epochs; top-1 on the {ts['data']} test split.",
+        "",
+        "| network | top-1 (%) |",
+        "|---|---|",
+        f"| searched | {100 * ts['accuracy']:.2f} |",
+    ]
+    for b in exp.baselines:
+        bs = _read(run / "baselines" / bits_dir(b) / "train_summary.json")
+        md.append(f"| uniform {b} | {100 * bs['accuracy']:.2f} |")
+    md.append("")
+
+    # simulation
+    sim = _read(run / "simulate" / "summary.json")
+    costs = _read(run / "simulate" / "costs.json")
+    md += ["## Simulation (searched network)", ""]
+    keys = [k for k, _ in TOTALS_SHOWN]
+    present = [
+        (k, label)
+        for k, label in TOTALS_SHOWN
+        if any(k in v["totals"] for v in sim["accels"].values())
+    ]
+    md.append("| accelerator | " + " | ".join(label for _, label in present) + " |")
+    md.append("|---|" + "---|" * len(present))
+    for acc, v in sim["accels"].items():
+        md.append(f"| {acc} | " + " | ".join(_g(v["totals"].get(k)) for k, _ in present) + " |")
+    del keys
+    reports = [Report(**_report_args(_read(run / "simulate" / f"{a}.json"))) for a in sim["accels"]]
+    plot_reports(reports, plots / "simulate.png")
+    md += [
+        "",
+        "Per-layer cycles (compute/stall) and energy split (MAC/SRAM/DRAM/static) per accelerator:",
+        "",
+        "![per-layer latency and energy](plots/simulate.png)",
+        "",
+    ]
+
+    # accuracy vs cost
+    md += ["## Accuracy vs cost (searched vs uniform baselines)", ""]
+    search_key = accel_key(ss["config"]["accel"]) if ss["config"].get("accel") else None
+    panels: list[tuple[str, str]] = []
+    if search_key and METRIC_TOTAL.get(ss["metric"]):
+        panels.append((search_key, METRIC_TOTAL[ss["metric"]]))
+    panels += [(a, "latency_s") for a in sim["accels"] if (a, "latency_s") not in panels]
+    for acc, total in panels:
+        pts = [
+            Point(
+                "searched" if label == "searched" else label,
+                "searched" if label == "searched" else "uniform",
+                c["accuracy"],
+                c["totals"][acc][total],
+            )
+            for label, c in costs.items()
+            if total in c["totals"].get(acc, {})
+        ]
+        if not pts:
+            continue
+        png = f"accuracy_vs_{total}_{acc}.png"
+        plot_accuracy_vs_cost(
+            pts, plots / png, f"{total} ({TOTAL_UNIT[total]}) on {acc}", f"{exp.name}: {acc}"
+        )
+        md += [
+            f"### {total} on {acc}",
+            "",
+            "| network | top-1 (%) | " + f"{total} ({TOTAL_UNIT[total]}) |",
+            "|---|---|---|",
+        ]
+        md += [f"| {p.label} | {100 * p.accuracy:.2f} | {_g(p.cost)} |" for p in pts]
+        md += ["", f"![accuracy vs {total} on {acc}](plots/{png})", ""]
+
+    # firmware
+    md += ["## Firmware", ""]
+    ej = run / "firmware" / "emit.json"
+    if exp.emit is None or not ej.exists():
+        md += ["No firmware stage in this experiment (emit: null).", ""]
+    else:
+        e = _read(ej)
+        md += [
+            f"hls4ml project `firmware/` ({e['backend']} backend, {e['io_type']}, part {e['part']},"
+            f" clock {_g(e['clock_period_ns'])} ns); details in `firmware/emit_report.md`.",
+            "",
+            e["verify"]["line"] if e.get("verify") else "verify: not run (emit.verify: 0)",
+            "",
+            "Synthesis:",
+            "",
+        ]
+        md += _synthesis_section(run / "firmware" / "emit_report.md")
+        md.append("")
+    path = run / "report.md"
+    atomic_write_text(path, "\n".join(md).rstrip() + "\n")
+    return path
+
+
+def _report_args(d: dict[str, Any]) -> dict[str, Any]:
+    """hwsim Report constructor arguments from its ``to_dict`` JSON."""
+    return {
+        "accelerator": d["accelerator"],
+        "accel_type": d["type"],
+        "workload": d["workload"],
+        "batch": d["batch"],
+        "rows": d["layers"],
+        "totals": d["totals"],
+        "notes": d.get("notes", []),
+    }
