@@ -39,6 +39,7 @@ class SearchConfig:
     family: str = "paper"
     first: str = "float"
     last: str = "float"
+    train_subset: int | None = None  # use the first N images of a seeded shuffle of the train split
     epochs: int = 12
     step_epoch: int = 5
     lr: float = 0.1
@@ -76,6 +77,7 @@ class TrainConfig:
     first: str = "float"
     last: str = "float"
     init_from_search: str | None = None  # a search checkpoint whose weights start training
+    train_subset: int | None = None  # use the first N images of a seeded shuffle of the train split
     epochs: int = 15
     step_epoch: int = 6
     lr: float = 0.1

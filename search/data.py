@@ -212,6 +212,18 @@ def _imagefolder(data_dir: str | None, image_size: int) -> tuple[Any, Any, dict]
     return tr, te, info
 
 
+def train_subset(ds: Dataset, n: int | None, seed: int = 0) -> Dataset:
+    """The first ``n`` items of a seeded permutation of ``ds`` (all of it when ``n`` is None)."""
+    if n is None:
+        return ds
+    if int(n) < 1:
+        raise SearchError(f"--train-subset {n}: expected a positive integer")
+    if int(n) >= len(ds):
+        return ds
+    perm = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[: int(n)]
+    return torch.utils.data.Subset(ds, perm.tolist())
+
+
 def load_dataset(
     name: str = "digits", data_dir: str | None = None, split_seed: int = 0, image_size: int = 224
 ) -> tuple[Dataset, Dataset, dict[str, Any]]:

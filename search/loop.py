@@ -30,7 +30,7 @@ from .api import RESUME_FREE, SearchConfig
 from .budget import LambdaController, format_cost, parse_target, repair
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
 from .cost import METRICS, UNITS, HardwareCost, supported_candidates
-from .data import load_dataset
+from .data import load_dataset, train_subset
 from .errors import SearchError
 
 CKPT = "checkpoint.pt"
@@ -134,6 +134,7 @@ class SearchSetup:
             self.accel, cfg.w_bits, cfg.a_bits, quiet=not verbose
         )
         self.train_ds, self.test_ds, self.info = load_dataset(cfg.data, cfg.data_dir, split_seed=0)
+        self.train_ds = train_subset(self.train_ds, cfg.train_subset)
         shape = tuple(self.info["input_shape"])
         self.model = build_model(cfg.model, num_classes=self.info["num_classes"], input_shape=shape)
         self.workload = trace_workload(self.model, shape, batch=1, name=cfg.model)

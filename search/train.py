@@ -21,7 +21,7 @@ from hwsim.fileio import atomic_write_text
 
 from .api import EvalConfig, TrainConfig
 from .checkpoint import load_checkpoint, save_checkpoint, seed_everything
-from .data import load_dataset
+from .data import load_dataset, train_subset
 from .errors import SearchError
 from .loop import evaluate_model, make_loader, set_lr
 
@@ -106,6 +106,7 @@ def run_train(cfg: TrainConfig) -> dict[str, Any]:
     alloc_in = Allocation.load(cfg.allocation) if cfg.allocation else None
     seed_everything(cfg.seed)
     train_ds, test_ds, info = load_dataset(cfg.data, cfg.data_dir, split_seed=0)
+    train_ds = train_subset(train_ds, cfg.train_subset)
     shape = tuple(info["input_shape"])
     model, alloc, _ = build_fixed(
         cfg.model,
