@@ -18,6 +18,7 @@ its checkpoint.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -196,11 +197,21 @@ class _Run:
         train = e.train_config(self.p("train")).to_dict()
         for k in ("out", "force", "progress", "workers", "allocation", "bits"):
             train.pop(k)
-        cfg: dict[str, Any] = {"search": search}
+        cfg: dict[str, Any] = {"search": search, "files": {}}
+        accels = [e.search.get("accel")]  # the search (and so every later stage) reads it
+        if stage in ("simulate", "report"):
+            accels += e.simulate.get("accels", [])
+        if stage in ("emit", "report"):
+            accels.append((e.emit or {}).get("accel"))
+        for a in accels:
+            if a:  # an edited accelerator file changes the results of the stages that read it
+                cfg["files"][a] = hashlib.sha256(Path(a).read_bytes()).hexdigest()[:16]
         if stage in ("train", "simulate", "emit", "report"):
             cfg["train"] = train
-        if stage in ("baselines", "report"):
+        if stage in ("baselines", "simulate", "report"):
             cfg["baselines"] = {"train": train, "bits": e.baselines}
+        if stage == "baselines":  # uniform networks: independent of the search
+            cfg = {"baselines": cfg["baselines"]}
         if stage in ("simulate", "report"):
             cfg["simulate"] = dict(e.simulate)
         if stage in ("emit", "report"):
@@ -324,28 +335,32 @@ def run(
     if exp.emit is None and "emit" in stages:
         stages.remove("emit")
     _check_out(out, exp, force)
-    out.mkdir(parents=True, exist_ok=True)
-    exp.save(out / "experiment.yaml")
     r = _Run(exp, out, progress, search_callback)
-    result = RunResult(out)
-    dirty = False  # an earlier stage ran: every later one must run again
-    for stage in STAGES:
-        if stage == "emit" and exp.emit is None:
-            continue
-        h = config_hash(r.stage_config(stage))
+    todo = [s for s in STAGES if not (s == "emit" and exp.emit is None)]
+    hashes = {s: config_hash(r.stage_config(s)) for s in todo}
+    # check everything before touching the folder: a changed config or a missing input is an
+    # error up front, not after an hour of earlier stages
+    for stage in todo:
         have = r.done_hash(stage)
         if stage not in stages:
             if have is None and any(STAGES.index(s) > STAGES.index(stage) for s in stages):
                 raise ExperimentError(
                     f"--stages: stage '{stage}' is not finished in {out}; run it first"
                 )
-            continue
-        if have is not None and have != h and not force:
+        elif have is not None and have != hashes[stage] and not force:
             raise ExperimentError(
-                f"stage '{stage}' in {out} finished with a different config (hash {have}, now {h}):"
-                " use --force to redo it, or another --out"
+                f"stage '{stage}' in {out} finished with a different config (hash {have}, now"
+                f" {hashes[stage]}): use --force to redo it, or another --out"
             )
-        if have == h and not force and not dirty:
+    out.mkdir(parents=True, exist_ok=True)
+    exp.save(out / "experiment.yaml")
+    result = RunResult(out)
+    dirty = False  # an earlier stage ran: every later one must run again
+    for stage in todo:
+        if stage not in stages:
+            continue
+        h = hashes[stage]
+        if r.done_hash(stage) == h and not force and not dirty:
             print(f"== {stage}: finished already (config {h}), skipped")
             result.skipped.append(stage)
             continue
