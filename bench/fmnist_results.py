@@ -34,9 +34,9 @@ ACCELS = ["accel_configs/stripes.yaml", "accel_configs/bitfusion_eyeriss.yaml"]
 FULL = {
     "targets": "0.35x,0.75x",
     "uniform": "2/2,4/4,8/8",
-    "search_epochs": 3,
-    "train_epochs": 5,
-    "train_subset": 20000,
+    "search_epochs": 2,
+    "train_epochs": 4,
+    "train_subset": 10000,
 }
 DRY = {
     "targets": "0.75x",

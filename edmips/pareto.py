@@ -342,6 +342,7 @@ def simulate_rows(
             "kind": run.kind,
             "target": run.target,
             "bits": run.bits,
+            "accel": run.accel,
             "top1": float(s["accuracy"]),
             "allocation_text": _bits_text(alloc, wl.names),
             "bitops": allocation_bitops(wl, alloc),
@@ -478,14 +479,22 @@ def write_outputs(
     files += [out / "crosscheck.md", out / "crosscheck.csv"]
     for a in cfg.accels:
         k = accel_key(a)
-        for metric, unit, key in (("latency", "s", "latency_s"), ("energy", "pJ", "energy_pj")):
+        for metric, unit, key, scale in (
+            ("latency", "us", "latency_s", 1e6),
+            ("energy", "nJ", "energy_pj", 1e-3),
+        ):
             pts = []
             for r in rows:
                 kind = r["kind"]
                 if kind == f"searched-for-{k}":
-                    kind = "searched"
-                label = r["bits"] or r["name"]
-                pts.append(Point(label, kind, r["top1"], r[f"{k}_{key}"]))
+                    kind, label = "searched", r["target"]
+                elif kind == "uniform":
+                    label = r["bits"]
+                elif kind == "bitops":
+                    label = f"for {r['accel']} {r['target']}"
+                else:
+                    label = r["target"]
+                pts.append(Point(label, kind, r["top1"], r[f"{k}_{key}"] * scale))
             path = out / f"{k}_acc_vs_{metric}.png"
             plot_accuracy_vs_cost(
                 pts,
