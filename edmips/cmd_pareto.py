@@ -45,7 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--targets",
         type=_list,
         default=["0.4x", "0.6x"],
-        help="relative targets, fractions of uniform 8/8 on each accelerator (default 0.4x,0.6x)",
+        help="relative targets: fractions of the searched layers' cost at uniform 8/8 on each"
+        " accelerator, as 'edmips search --target' reads them; a target an accelerator cannot"
+        " reach is skipped there (default 0.4x,0.6x)",
     )
     p.add_argument(
         "--uniform",

@@ -53,8 +53,11 @@ class ParetoError(HwsimError):
 
 @dataclass
 class ParetoConfig:
-    """One accuracy-vs-cost study. Targets are fractions of uniform 8/8 on each accelerator
-    (``"0.5x"``); epochs are counts; ``train_subset`` is a number of training images."""
+    """One accuracy-vs-cost study. Targets are fractions (``"0.5x"``) of the searched layers'
+    cost at uniform 8/8 on each accelerator, as ``edmips search --target latency=0.5x`` reads
+    them (float first/last layers are a constant outside the fraction); a target that an
+    accelerator cannot reach is skipped there. Epochs are counts; ``train_subset`` is a number of
+    training images."""
 
     accels: list[str]
     model: str = "digits_cnn"
@@ -122,7 +125,8 @@ def _validate(cfg: ParetoConfig) -> None:
             ok = False
         if not ok:
             raise ParetoError(
-                f"--targets '{t}': expected a positive fraction of uniform 8/8 such as 0.5x"
+                f"--targets '{t}': expected a positive fraction such as 0.5x (of the searched"
+                " layers' cost at uniform 8/8, as in 'edmips search --target latency=0.5x')"
             )
     if len(set(cfg.targets)) != len(cfg.targets):
         raise ParetoError(f"--targets {','.join(cfg.targets)}: a target is repeated")
