@@ -239,31 +239,37 @@ class MobileNetV2(nn.Module):
 # ---------------------------------------------------------------------------------------------
 # Small hls4ml-exportable models
 # ---------------------------------------------------------------------------------------------
+def _cnn(
+    in_shape: tuple[int, int, int],
+    widths: tuple[int, int, int],
+    num_classes: int,
+    pool_after: tuple[bool, bool],
+) -> nn.Sequential:
+    """Three conv-BN-ReLU blocks (3x3, padding 1), 2x2 max pooling after the blocks flagged in
+    ``pool_after``, global average pooling as AvgPool2d(H) (hls4ml has no adaptive pooling), and a
+    linear classifier. Only layers hls4ml's PyTorch frontend exports exactly."""
+    c, h, w = in_shape
+    pools = sum(pool_after)
+    if h != w or h % (2**pools):
+        raise SearchError(
+            f"small CNN: input shape {list(in_shape)}: expected square H=W divisible by {2**pools}"
+        )
+    layers: list[nn.Module] = []
+    cin = c
+    for i, cout in enumerate(widths):
+        layers += [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+        if i < 2 and pool_after[i]:
+            layers.append(nn.MaxPool2d(2))
+        cin = cout
+    layers += [nn.AvgPool2d(h // 2**pools), nn.Flatten(), nn.Linear(cin, num_classes)]
+    return nn.Sequential(*layers)
+
+
 def _small_cnn(
     in_shape: tuple[int, int, int], widths: tuple[int, int, int], num_classes: int
 ) -> nn.Sequential:
-    c, h, w = in_shape
-    if h % 4 or w % 4 or h != w:
-        raise SearchError(
-            f"small CNN: input shape {list(in_shape)}: expected square H=W divisible by 4"
-        )
-    w1, w2, w3 = widths
-    return nn.Sequential(
-        nn.Conv2d(c, w1, 3, padding=1, bias=False),
-        nn.BatchNorm2d(w1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(w1, w2, 3, padding=1, bias=False),
-        nn.BatchNorm2d(w2),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(w2, w3, 3, padding=1, bias=False),
-        nn.BatchNorm2d(w3),
-        nn.ReLU(),
-        nn.AvgPool2d(h // 4),
-        nn.Flatten(),
-        nn.Linear(w3, num_classes),
-    )
+    """conv-pool-conv-pool-conv-GAP-fc (digits_cnn, fmnist_cnn)."""
+    return _cnn(in_shape, widths, num_classes, (True, True))
 
 
 def _wide_cnn(
@@ -275,27 +281,7 @@ def _wide_cnn(
     multiples fill the fused bit-bricks), which the narrow ``digits_cnn`` is not: there, DRAM
     stalls cap any speed-up at ~0.6x of uniform 8/8.
     """
-    c, h, w = in_shape
-    if h % 2 or w % 2 or h != w:
-        raise SearchError(
-            f"wide CNN: input shape {list(in_shape)}: expected square H=W divisible by 2"
-        )
-    w1, w2, w3 = widths
-    return nn.Sequential(
-        nn.Conv2d(c, w1, 3, padding=1, bias=False),
-        nn.BatchNorm2d(w1),
-        nn.ReLU(),
-        nn.Conv2d(w1, w2, 3, padding=1, bias=False),
-        nn.BatchNorm2d(w2),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(w2, w3, 3, padding=1, bias=False),
-        nn.BatchNorm2d(w3),
-        nn.ReLU(),
-        nn.AvgPool2d(h // 2),
-        nn.Flatten(),
-        nn.Linear(w3, num_classes),
-    )
+    return _cnn(in_shape, widths, num_classes, (False, True))
 
 
 def _mlp(in_shape: tuple[int, int, int], num_classes: int) -> nn.Sequential:
