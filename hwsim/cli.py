@@ -88,6 +88,8 @@ def run_simulation(workload: Workload, args: argparse.Namespace) -> list[Report]
     for rep in reports:
         if args.quiet:
             print(f"{rep.accelerator}: " + ", ".join(f"{k}={v:.4g}" for k, v in rep.totals.items()))
+            for note in rep.notes:
+                print(f"note: {note}")
         else:
             print(rep.to_text())
             print()
