@@ -54,6 +54,7 @@ class SimulateConfig:
     batch: int = 1
     out: str = "runs/simulate"
     force: bool = False
+    progress: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -101,7 +102,7 @@ class EmitConfig:
         return cfg
 
 
-SIMULATE_OWNED = {"out", "force", "model_file", "model", "allocation"}
+SIMULATE_OWNED = {"out", "force", "model_file", "model", "allocation", "progress"}
 EMIT_OWNED = {"out", "force", "model_file", "progress", "data", "data_dir"}
 
 
@@ -323,8 +324,8 @@ class Experiment:
             progress=progress,
         )
 
-    def simulate_config(self, out: str, model_file: str) -> SimulateConfig:
-        return SimulateConfig(**self.simulate, model_file=model_file, out=out)
+    def simulate_config(self, out: str, model_file: str, progress: bool = True) -> SimulateConfig:
+        return SimulateConfig(**self.simulate, model_file=model_file, out=out, progress=progress)
 
     def emit_config(self, out: str, model_file: str, progress: bool = True) -> EmitConfig:
         assert self.emit is not None

@@ -111,7 +111,7 @@ def simulate(cfg: SimulateConfig) -> dict[str, Any]:
         raise ExperimentError(f"simulate.batch: {cfg.batch}: must be at least 1")
     wl, alloc = _workload_and_allocation(cfg)
     reports = {}
-    for path in tqdm(cfg.accels, desc="simulate", leave=False):
+    for path in tqdm(cfg.accels, desc="simulate", leave=False, disable=not cfg.progress):
         key = accel_key(path)
         if key in reports:
             raise ExperimentError(f"simulate.accels: '{path}': two configs named '{key}'")
@@ -275,7 +275,9 @@ class _Run:
         from hwsim import load_config
         from hwsim import simulate as hw_simulate
 
-        cfg = self.exp.simulate_config(self.p("simulate"), self.p("train", "model.pt"))
+        cfg = self.exp.simulate_config(
+            self.p("simulate"), self.p("train", "model.pt"), self.progress
+        )
         cfg.force = True
         simulate(cfg)
         # costs of every trained network (searched + baselines) on every accelerator, for the
@@ -334,6 +336,7 @@ def run(
             raise ExperimentError(f"--stages: '{s}' unknown (stages: {', '.join(STAGES)})")
     if exp.emit is None and "emit" in stages:
         stages.remove("emit")
+    exp.check(str(out / "experiment.yaml"))
     _check_out(out, exp, force)
     r = _Run(exp, out, progress, search_callback)
     todo = [s for s in STAGES if not (s == "emit" and exp.emit is None)]
