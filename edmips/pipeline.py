@@ -40,6 +40,14 @@ from .experiment import (
 
 STAGES = ("search", "train", "baselines", "simulate", "emit", "report")
 MARKERS = ".stages"
+# the main output of each stage: a done-marker without it counts as unfinished
+STAGE_OUTPUT = {
+    "search": "search/allocation.yaml",
+    "train": "train/model.pt",
+    "simulate": "simulate/costs.json",
+    "emit": "firmware/emit.json",
+    "report": "report.md",
+}
 # metric of a search -> the key of hwsim's Report.totals that measures it
 METRIC_TOTAL = {
     "latency": "latency_s",
@@ -223,7 +231,8 @@ class _Run:
 
     def done_hash(self, stage: str) -> str | None:
         m = self.marker(stage)
-        if not m.exists():
+        main = STAGE_OUTPUT.get(stage)
+        if not m.exists() or (main is not None and not (self.out / main).exists()):
             return None
         try:
             return json.loads(m.read_text())["hash"]

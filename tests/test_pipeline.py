@@ -185,3 +185,10 @@ def test_full_pipeline_with_verified_firmware(tmp_path):
     assert f"cd {out / 'firmware'} && vitis-run --mode hls --tcl build_prj.tcl" in md
     again, _ = _quiet_run(small(emit=True, epochs=1), out)
     assert again.ran == [] and again.skipped == list(STAGES)
+
+
+def test_missing_output_reruns_its_stage(story):
+    (story["out"] / "report.md").unlink()
+    res, _ = _quiet_run(story["exp"], story["out"])
+    assert res.ran == ["report"]
+    assert (story["out"] / "report.md").is_file()
