@@ -45,11 +45,32 @@ def _mask_sum(x: torch.Tensor, p: torch.Tensor, grids: tuple[Grid, ...]) -> torc
     """Σ_k p_k·[lo_k <= x <= hi_k]: the STE pass-through weight of a mixture of grids.
 
     (Measured on CPU: bucketizing x against all bounds, or bool buffers with in-place adds,
-    were not faster than these few elementwise passes.)"""
+    were not faster than these few elementwise passes; bool comparison results combined with &
+    and converted were 5x slower than comparisons written into x's dtype.)"""
     m = torch.zeros_like(x)
+    ge = torch.empty_like(x)
+    le = torch.empty_like(x)
+    lo = None
     for k, grid in enumerate(grids):
-        m.addcmul_(grid.mask(x), p[k])
+        # comparisons written straight into x's dtype (bool tensors are several times slower)
+        if grid.lo != lo:  # HWGQ grids share lo = 0: one comparison for all
+            lo = grid.lo
+            torch.ge(x, lo, out=ge)
+        torch.le(x, grid.hi, out=le)
+        m.addcmul_(le.mul_(ge), p[k])
     return m
+
+
+#: Elements per chunk of the flattened input (a multiple of the SIMD width): all candidates are
+#: computed for one chunk while it is in cache, instead of one full pass over x per operation.
+CHUNK = 1 << 19
+
+
+def _chunks(x: torch.Tensor) -> list[torch.Tensor] | None:
+    """Contiguous 1-D views of x in CHUNK pieces, or None where x is small or strided."""
+    if x.numel() <= CHUNK or not x.is_contiguous():
+        return None
+    return list(x.view(-1).split(CHUNK))
 
 
 class MixQuant(torch.autograd.Function):
@@ -57,6 +78,8 @@ class MixQuant(torch.autograd.Function):
 
     Backward: ∂L/∂x = g · Σ_k p_k · mask_k(x) (mask = 1 everywhere when ``clip`` is False: the
     identity STE of weights), ∂L/∂p_k = Σ g · grid_k(x) (quantizations recomputed).
+
+    Large contiguous inputs are processed in cache-sized chunks, every candidate per chunk.
     """
 
     @staticmethod
@@ -64,50 +87,86 @@ class MixQuant(torch.autograd.Function):
         ctx.grids = grids
         ctx.clip = clip
         ctx.save_for_backward(x, p)
-        out = None
-        buf = None
+        assert grids, "MixQuant needs at least one grid"
+        coefs = []
         shift = None  # Σ_k p_k·step_k·offset_k, subtracted once at the end
         for k, grid in enumerate(grids):
             if grid.step is None:
-                term = x.clamp(grid.lo, grid.hi)
-                out = term.mul_(p[k]) if out is None else out.addcmul_(term, p[k])
+                coefs.append(p[k])
                 continue
             coef = p[k] * grid.step
-            if out is None:  # the first candidate is computed straight into the output
-                out = grid.index(x, out=torch.empty_like(x)).mul_(coef)
-            else:
-                buf = grid.index(x, out=buf if buf is not None else torch.empty_like(x))
-                out.addcmul_(buf, coef)
+            coefs.append(coef)
             if grid.offset:
                 shift = coef * grid.offset if shift is None else shift + coef * grid.offset
-        assert out is not None, "MixQuant needs at least one grid"
-        if shift is not None:
-            out.sub_(shift)
+        out = torch.empty_like(x)
+        xs = _chunks(x)
+        if xs is None:
+            pairs = [(x, out)]
+            buf = torch.empty_like(x) if len(grids) > 1 else None
+        else:
+            pairs = zip(xs, out.view(-1).split(CHUNK))
+            buf = torch.empty(CHUNK, dtype=x.dtype, device=x.device)
+        for xc, oc in pairs:
+            for k, grid in enumerate(grids):
+                dst = oc if k == 0 else buf[: xc.numel()] if xs is not None else buf
+                if grid.step is None:
+                    torch.clamp(xc, grid.lo, grid.hi, out=dst)
+                else:
+                    grid.index(xc, out=dst)
+                if k == 0:
+                    oc.mul_(coefs[0])
+                else:
+                    oc.addcmul_(dst, coefs[k])
+            if shift is not None:
+                oc.sub_(shift)
         return out
 
     @staticmethod
     def backward(ctx, g: torch.Tensor):  # type: ignore[override]
         x, p = ctx.saved_tensors
+        grids = ctx.grids
+        need_x, need_p = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         grad_x = grad_p = None
-        if ctx.needs_input_grad[0]:
-            if ctx.clip:
-                grad_x = _mask_sum(x, p, ctx.grids).mul_(g)
-            else:
+        if need_x and ctx.clip:
+            grad_x = _mask_sum(x, p, grids).mul_(g)
+        xs = _chunks(x) if need_p else None
+        if xs is None:
+            if need_x and not ctx.clip:
                 grad_x = g * p.sum()
-        if ctx.needs_input_grad[1]:
-            gflat = g.reshape(-1)
+            pairs = [(x.reshape(-1), g.reshape(-1), None)]
+            buf = torch.empty(x.numel(), dtype=x.dtype, device=x.device) if need_p else None
+        else:
+            g = g.contiguous()
+            gxs = [None] * len(xs)
+            if need_x and not ctx.clip:  # g·Σp, chunk by chunk while g is in cache
+                grad_x = torch.empty_like(g)
+                gxs = grad_x.view(-1).split(CHUNK)
+                psum = p.sum()
+            pairs = zip(xs, g.view(-1).split(CHUNK), gxs)
+            buf = torch.empty(CHUNK, dtype=x.dtype, device=x.device)
+        if need_p:
+            dots: list[torch.Tensor] = []  # <g, Q_k(x)> per chunk and grid, summed at the end
+            for xc, gc, gxc in pairs:
+                if gxc is not None:
+                    torch.mul(gc, psum, out=gxc)
+                b = buf[: xc.numel()]
+                for grid in grids:
+                    if grid.step is None:
+                        torch.clamp(xc, grid.lo, grid.hi, out=b)
+                    else:
+                        grid.index(xc, out=b)
+                    dots.append(torch.dot(gc, b))
+            sums = torch.stack(dots).view(-1, len(grids)).sum(0)
             gsum = None
-            buf = None
             parts = []
-            for grid in ctx.grids:
+            for k, grid in enumerate(grids):
+                part = sums[k]
                 if grid.step is None:
-                    parts.append(torch.dot(gflat, x.clamp(grid.lo, grid.hi).reshape(-1)))
+                    parts.append(part)
                     continue
-                buf = grid.index(x, out=buf if buf is not None else torch.empty_like(x))
                 # <g, (k - offset)·step> = step·(<g, k> - offset·Σg)
-                part = torch.dot(gflat, buf.reshape(-1))
                 if grid.offset:
-                    gsum = gflat.sum() if gsum is None else gsum
+                    gsum = g.sum() if gsum is None else gsum
                     part = part - grid.offset * gsum
                 parts.append(part * grid.step)
             grad_p = torch.stack(parts).to(p.dtype)

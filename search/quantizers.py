@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 
 import numpy as np
 import torch
@@ -139,17 +139,21 @@ class Grid:
         """Level index k = clamp(R(x/step + offset), k_lo, k_hi) as x's dtype (value = (k - offset)·step).
 
         Computed in place in ``out`` when given (no allocation)."""
-        assert self.step is not None
-        shift = self.offset + (0.5 if self.half_up else 0.0)
+        inv, shift, k_lo, k_hi = self._index_consts
         if out is None:
             out = torch.empty_like(x)
         if shift:  # one pass: shift + x / step
-            torch.add(_scalar(shift, x), x, alpha=1.0 / self.step, out=out)
+            torch.add(_scalar(shift, x), x, alpha=inv, out=out)
         else:
-            torch.mul(x, 1.0 / self.step, out=out)
+            torch.mul(x, inv, out=out)
         (out.floor_() if self.half_up else out.round_())
-        k_lo, k_hi = self._index_range()
         return out.clamp_(k_lo, k_hi)
+
+    @cached_property
+    def _index_consts(self) -> tuple[float, float, float, float]:
+        """(1/step, shift, k_lo, k_hi) of :meth:`index`, computed once per grid."""
+        assert self.step is not None
+        return (1.0 / self.step, self.offset + (0.5 if self.half_up else 0.0), *self._index_range())
 
     def _index_range(self) -> tuple[float, float]:
         assert self.step is not None
@@ -162,7 +166,10 @@ class Grid:
 
     def mask(self, x: torch.Tensor) -> torch.Tensor:
         """STE pass-through mask: 1 where lo <= x <= hi, as x's dtype."""
-        return ((x >= self.lo) & (x <= self.hi)).to(x.dtype)
+        # comparisons written straight into x's dtype: much faster on CPU than bool tensors
+        # combined with & and converted (measured 146 -> ~30 us for 131k floats)
+        m = torch.ge(x, self.lo, out=torch.empty_like(x))
+        return m.mul_(torch.le(x, self.hi, out=torch.empty_like(x)))
 
 
 def _ste(x: torch.Tensor, grid: Grid) -> torch.Tensor:
