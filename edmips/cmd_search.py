@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
+from typing import Any
 
 from hwsim.errors import HwsimError
 
@@ -94,6 +96,19 @@ def add_common_train_args(p: argparse.ArgumentParser, epochs: int, step_epoch: i
     p.add_argument("--no-progress", action="store_true", help="no progress bars or per-epoch lines")
 
 
+def config_from_args(cls: type, args: argparse.Namespace, **overrides: Any) -> Any:
+    """A search/train config dataclass filled from the parsed arguments of the same names.
+
+    ``progress`` follows ``--no-progress``; ``overrides`` set fields whose value is derived.
+    """
+    given = vars(args)
+    values = {f.name: given[f.name] for f in fields(cls) if f.name in given}
+    if "progress" in {f.name for f in fields(cls)} and "no_progress" in given:
+        values["progress"] = not given["no_progress"]
+    values.update(overrides)
+    return cls(**values)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "search",
@@ -170,30 +185,11 @@ def run(args: argparse.Namespace) -> int:
         metric = tmetric
     if metric is None:
         metric = "bitops" if args.accel is None else "latency"
-    cfg = SearchConfig(
-        model=args.model,
-        data=args.data,
-        data_dir=args.data_dir,
-        accel=args.accel,
+    cfg = config_from_args(
+        SearchConfig,
+        args,
         metric=metric,
-        target=args.target,
-        lam=args.lam,
         w_bits=args.w_bits or ([2, 3, 4] if args.family == "fixed" else [1, 2, 3, 4]),
-        a_bits=args.a_bits,
-        family=args.family,
-        first=args.first,
-        last=args.last,
-        epochs=args.epochs,
-        step_epoch=args.step_epoch,
-        lr=args.lr,
-        lra=args.lra,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        out=args.out,
-        resume=args.resume,
-        force=args.force,
-        workers=args.workers,
-        progress=not args.no_progress,
     )
     search(cfg)
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from edmips.cmd_search import add_common_train_args
+from edmips.cmd_search import add_common_train_args, config_from_args
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,25 +37,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from search.api import TrainConfig, train
 
-    cfg = TrainConfig(
-        model=args.model,
-        data=args.data,
-        data_dir=args.data_dir,
-        allocation=args.allocation,
-        bits=args.bits,
-        family=args.family,
-        first=args.first,
-        last=args.last,
-        init_from_search=args.init_from_search,
-        epochs=args.epochs,
-        step_epoch=args.step_epoch,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        out=args.out,
-        force=args.force,
-        workers=args.workers,
-        progress=not args.no_progress,
-    )
+    cfg = config_from_args(TrainConfig, args)
     train(cfg)
     return 0
