@@ -23,8 +23,19 @@ def _from_dict(cls: type, raw: dict[str, Any]) -> Any:
     return cls(**raw)
 
 
+class _DictConfig:
+    """to_dict/from_dict for the config dataclasses (unknown keys are errors)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Any:
+        return _from_dict(cls, raw)
+
+
 @dataclass
-class SearchConfig:
+class SearchConfig(_DictConfig):
     """Everything an EdMIPS search needs. Units: learning rates per step, epochs as counts."""
 
     model: str = "digits_cnn"
@@ -56,16 +67,9 @@ class SearchConfig:
     fill: float = 0.9
     progress: bool = True
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> SearchConfig:
-        return _from_dict(cls, raw)
-
 
 @dataclass
-class TrainConfig:
+class TrainConfig(_DictConfig):
     """Final training of a fixed mixed-precision network (from an allocation or uniform bits)."""
 
     model: str = "digits_cnn"
@@ -89,13 +93,6 @@ class TrainConfig:
     force: bool = False
     workers: int = 0
     progress: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> TrainConfig:
-        return _from_dict(cls, raw)
 
 
 @dataclass
