@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from edmips.cmd_search import add_data_args
+from edmips.cmd_search import add_data_args, bit_list
 
 
 def _list(text: str) -> list[str]:
@@ -56,6 +56,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="uniform W/A baselines, trained once (default 2/2,4/4,8/8)",
     )
     p.add_argument(
+        "--w-bits",
+        type=bit_list,
+        default=None,
+        help="candidate weight bit-widths of every search, e.g. 2,4,8 (default: edmips search's)",
+    )
+    p.add_argument(
+        "--a-bits",
+        type=bit_list,
+        default=None,
+        help="candidate activation bit-widths of every search (default: edmips search's)",
+    )
+    p.add_argument(
         "--bitops",
         action="store_true",
         help="also search against BitOps (MACs x w x a, the paper's cost) at the same targets",
@@ -93,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
         metric=args.metric,
         targets=args.targets,
         uniform=args.uniform,
+        w_bits=args.w_bits,
+        a_bits=args.a_bits,
         bitops=args.bitops,
         family=args.family,
         search_epochs=args.search_epochs,

@@ -68,6 +68,8 @@ class ParetoConfig:
     uniform: list[str] = field(default_factory=lambda: ["2/2", "4/4", "8/8"])
     bitops: bool = False
     family: str = "paper"
+    w_bits: list[int] | None = None  # candidate weight bits (None: edmips search's default)
+    a_bits: list[int] | None = None  # candidate activation bits (None: edmips search's default)
     search_epochs: int = 6
     train_epochs: int = 6
     train_subset: int | None = None
@@ -167,7 +169,9 @@ def check_feasible(cfg: ParetoConfig) -> tuple[dict[tuple[str, str], float], Any
     for path in cfg.accels:
         metric = cfg.metric
         acc = load_config(path)
-        w, a = supported_candidates(acc, defaults.w_bits, defaults.a_bits, quiet=True)
+        w, a = supported_candidates(
+            acc, cfg.w_bits or defaults.w_bits, cfg.a_bits or defaults.a_bits, quiet=True
+        )
         model = build_model(cfg.model, num_classes=info["num_classes"], input_shape=shape)
         wl = trace_workload(model, shape, batch=1, name=cfg.model)
         convert_for_search(model, w, a, cfg.family, LayerPolicy(defaults.first, defaults.last))
@@ -278,6 +282,8 @@ def _search(
         metric=metric,
         target=target,
         family=cfg.family,
+        **({"w_bits": list(cfg.w_bits)} if cfg.w_bits else {}),
+        **({"a_bits": list(cfg.a_bits)} if cfg.a_bits else {}),
         train_subset=cfg.train_subset,
         epochs=cfg.search_epochs,
         step_epoch=_step(cfg.search_epochs),
