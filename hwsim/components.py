@@ -191,6 +191,7 @@ def assemble(
     energy: Energy,
     dram: Dram,
     freq_hz: float,
+    e_mac_pj: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """The standard per-layer metric dict every model returns (all arrays broadcast to one shape).
 
@@ -199,7 +200,7 @@ def assemble(
     energy_dram_pj, energy_static_pj, energy_pj (pJ); bitops (MACs x w x a).
     """
     cycles = compute_cycles + stall
-    e_mac = mac_energy_pj(energy, L.macs, compute_cycles, w, a)
+    e_mac = mac_energy_pj(energy, L.macs, compute_cycles, w, a) if e_mac_pj is None else e_mac_pj
     e_dram = dram_read_bits * dram.read_pj_per_bit + dram_write_bits * dram.write_pj_per_bit
     e_static = static_energy_pj(energy, cycles, freq_hz)
     out = {

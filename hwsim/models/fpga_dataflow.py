@@ -378,15 +378,9 @@ class FpgaDataflow(Accelerator):
             energy=self._energy,
             dram=self._dram,
             freq_hz=self.freq_hz,
+            e_mac_pj=e_mac,
         )
         shape = out["cycles"].shape
-        out["energy_mac_pj"] = np.broadcast_to(e_mac, shape).astype(np.float64)
-        out["energy_pj"] = (
-            out["energy_mac_pj"]
-            + out["energy_sram_pj"]
-            + out["energy_dram_pj"]
-            + out["energy_static_pj"]
-        )
         for k in ("ii_cycles", "dsp", "lut", "bram_18k"):
             out[k] = np.broadcast_to(c[k], shape).astype(np.float64)
         out["reuse_factor"] = np.broadcast_to(rf, shape).astype(np.float64)

@@ -135,6 +135,7 @@ class Systolic(Accelerator):
             * 0.5
             * (mem.input_buffer.write_pj_per_bit + mem.weight_buffer.write_pj_per_bit)
         )
+        nb = p.native_bits
         out = assemble(
             L=L,
             w=w,
@@ -150,17 +151,9 @@ class Systolic(Accelerator):
             energy=p.energy,
             dram=mem.dram,
             freq_hz=self.freq_hz,
-        )
-        # the datapath is native-width: each MAC pass costs a native MAC whatever the operand width
-        nb = p.native_bits
-        out["energy_mac_pj"] = np.broadcast_to(
-            mac_energy_pj(p.energy, L.macs * passes, compute, np.float64(nb.w), np.float64(nb.a)),
-            out["cycles"].shape,
-        ).copy()
-        out["energy_pj"] = (
-            out["energy_mac_pj"]
-            + out["energy_sram_pj"]
-            + out["energy_dram_pj"]
-            + out["energy_static_pj"]
+            # the datapath is native-width: each MAC pass costs a native MAC whatever the width
+            e_mac_pj=mac_energy_pj(
+                p.energy, L.macs * passes, compute, np.float64(nb.w), np.float64(nb.a)
+            ),
         )
         return out
