@@ -100,9 +100,10 @@ class ResNet(nn.Module):
         num_classes: int = 1000,
         in_channels: int = 3,
         cifar: bool = False,
+        width: int = 16,
     ):
         super().__init__()
-        widths = [16, 32, 64] if cifar else [64, 128, 256, 512]
+        widths = [width, 2 * width, 4 * width] if cifar else [64, 128, 256, 512]
         self.inplanes = widths[0]
         if cifar:
             self.conv1 = _conv3x3(in_channels, self.inplanes)
@@ -148,6 +149,11 @@ class ResNet(nn.Module):
 # ---------------------------------------------------------------------------------------------
 # MobileNet-V2 (torchvision layout: features.N..., classifier.1)
 # ---------------------------------------------------------------------------------------------
+# [expand t, channels c, repeats n, first stride s] of the 1x28x28 MobileNetV2-style network:
+# 28x28 -> 14x14 -> 7x7 -> 4x4, 1 + 2 + 2 + 2 inverted residual blocks.
+MOBILENETV2_FM_SETTINGS = [[1, 16, 1, 1], [4, 24, 2, 2], [4, 32, 2, 2], [4, 64, 2, 2]]
+
+
 def _make_divisible(v: float, divisor: int = 8) -> int:
     new_v = max(divisor, int(v + divisor / 2) // divisor * divisor)
     if new_v < 0.9 * v:
@@ -205,12 +211,21 @@ class MobileNetV2(nn.Module):
         [6, 320, 1, 1],
     ]
 
-    def __init__(self, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.2):
+    def __init__(
+        self,
+        num_classes: int = 1000,
+        in_channels: int = 3,
+        dropout: float = 0.2,
+        settings: list[list[int]] | None = None,
+        stem_channels: int = 32,
+        stem_stride: int = 2,
+        last_channel: int = 1280,
+    ):
         super().__init__()
-        cin = _make_divisible(32)
-        self.last_channel = _make_divisible(1280)
-        features: list[nn.Module] = [ConvBNReLU(in_channels, cin, stride=2)]
-        for t, c, n, s in self.SETTINGS:
+        cin = _make_divisible(stem_channels)
+        self.last_channel = _make_divisible(last_channel)
+        features: list[nn.Module] = [ConvBNReLU(in_channels, cin, stride=stem_stride)]
+        for t, c, n, s in settings if settings is not None else self.SETTINGS:
             cout = _make_divisible(c)
             for i in range(n):
                 features.append(InvertedResidual(cin, cout, s if i == 0 else 1, t))
@@ -308,6 +323,20 @@ MODELS: dict[str, ModelInfo] = {
         ),
         ModelInfo("resnet20", (3, 32, 32), 10, "CIFAR ResNet-20 (3 stages x 3 basic blocks)"),
         ModelInfo(
+            "resnet20_fm",
+            (1, 28, 28),
+            10,
+            "ResNet-20-style for Fashion-MNIST 1x28x28 (3 stages x 3 basic blocks, widths "
+            "16/32/64)",
+        ),
+        ModelInfo(
+            "mobilenetv2_fm",
+            (1, 28, 28),
+            10,
+            "MobileNetV2-style for Fashion-MNIST 1x28x28 (inverted residuals with depthwise "
+            "3x3, ReLU6, global average pooling)",
+        ),
+        ModelInfo(
             "digits_cnn",
             (1, 8, 8),
             10,
@@ -357,6 +386,16 @@ def build_model(
         "resnet50": lambda: ResNet(Bottleneck, [3, 4, 6, 3], classes, cin),
         "mobilenet_v2": lambda: MobileNetV2(classes, cin),
         "resnet20": lambda: ResNet(BasicBlock, [3, 3, 3], classes, cin, cifar=True),
+        "resnet20_fm": lambda: ResNet(BasicBlock, [3, 3, 3], classes, cin, cifar=True),
+        "mobilenetv2_fm": lambda: MobileNetV2(
+            classes,
+            cin,
+            dropout=0.0,
+            settings=MOBILENETV2_FM_SETTINGS,
+            stem_channels=16,
+            stem_stride=1,
+            last_channel=128,
+        ),
         "digits_cnn": lambda: _small_cnn(shape, (16, 32, 32), classes),
         "digits_cnn_wide": lambda: _wide_cnn(shape, (64, 128, 128), classes),
         "digits_mlp": lambda: _mlp(shape, classes),
