@@ -16,14 +16,9 @@ from hwsim.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "accel_configs"
-HAQ_LUT = (
-    ROOT.parent
-    / "shared"
-    / "external_anchors"
-    / "haq"
-    / "haq_qmobilenetv2_cloud_batch16_latency_lut.csv"
-)
-BITSERIAL = ("stripes", "loom", "unpu", "bismo_pynq_z1")
+HAQ_DIR = ROOT / "bench" / "data" / "haq"
+HAQ_LUT = HAQ_DIR / "haq_qmobilenetv2_cloud_batch16_latency_lut.csv"
+BITSERIAL = ("stripes", "loom", "unpu", "bismo_pynq_z1", "bismo_vu9p_cloud")
 BITS = list(range(1, 17))
 
 CONV = LayerSpec("conv", "conv", 64, 128, kernel=3, padding=1, in_hw=(56, 56))
@@ -234,7 +229,6 @@ def _haq_lut() -> np.ndarray:
     return lut
 
 
-@pytest.mark.skipif(not HAQ_LUT.exists(), reason="HAQ anchor CSV not present")
 def test_bismo_scaling_matches_haq_lut() -> None:
     lut = _haq_lut()
     haq = lut[:, 7, 7] / lut[:, 1, 1]

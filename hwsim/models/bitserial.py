@@ -28,18 +28,34 @@ Fully-connected layers follow ``fc_mode``:
 
 ``dpa`` (BISMO): a Dm x Dn array of Dk-bit binary dot-product units. A layer is the matrix product
 (M_g x K) x (K x B*P) per group, and costs ``ceil(M_g/Dm) * ceil(B*P/Dn) * ceil(K/Dk) * steps``
-binary-matrix cycles plus ``fill_cycles`` of pipeline fill per layer (§5).
+binary-matrix cycles plus ``fill_cycles`` of pipeline fill per layer (§5). BISMO's runtime pads
+both operands to whole array tiles (rows to Dm or Dn, the common dimension K to Dk; EECS-NTNU/bismo,
+``bismo_inference``) and its fetch stage writes one ``readChanWidth``-bit word per cycle into the
+LHS/RHS buffers, with ``readChanWidth == Dk``. ``dpa.feed_bits_per_cycle`` sets that width: the
+padded bit-planes of both operands, ``ceil(M_g/Dm)*Dm*Kp*w + ceil(B*P/Dn)*Dn*Kp*a`` bits per group
+(Kp = ceil(K/Dk)*Dk), must be fed through it. A layer whose weight matrix does not fill the
+array's weight side (a depthwise group has M_g = 1 row for Dm of them, the first conv and thin
+projections a few Dm) does little work per fed activation word, so it waits on the feed of its
+activation bit-planes and its latency grows with ``a`` only, until ``w`` makes the execute stage
+slower than the feed.
 
-Memory (shared ``memory`` section): DRAM traffic from ``hwsim.components.dram_traffic_bits``;
-fetch, execute and result overlap (``memory.overlap: max``), so a layer costs about
-max(execute, memory) plus the first tile's fill. ``dram_ports: separate`` gives fetch (reads) and
-result (writes) their own DRAM port (BISMO's decoupled stages), ``shared`` makes them compete.
+Memory (shared ``memory`` section): DRAM reads and writes under a two-level tiling (weights-outer
+or inputs-outer, the cheaper one). A layer whose kernel is smaller than its stride (a 1x1
+stride-2 conv) reads only the input rows and columns its windows touch. When one array block of
+rows (or columns) with its whole reduction does not fit the weight (input) buffer, the reduction
+is split; the partial sums live in the output buffer, and when they do not fit it they are
+written to DRAM and read back at ``psum_bits`` once per extra reduction chunk.
+Fetch, execute and result overlap (``memory.overlap: max``), so a layer costs about
+max(execute, memory, feed) plus the first tile's fill. ``dram_ports: separate`` gives fetch
+(reads) and result (writes) their own DRAM port (BISMO's decoupled stages), ``shared`` makes them
+compete.
 Energy: bit-serial engines spend about constant energy per cycle (``energy.mac.model:
 per_cycle``, §9). Units: cycles, bits, pJ.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Literal
 
 import numpy as np
@@ -50,7 +66,6 @@ from ..components import (
     Memory,
     Tech,
     assemble,
-    dram_traffic_bits,
     operand_bits,
     stall_cycles,
 )
@@ -84,6 +99,12 @@ class Dpa(Section):
     dm: int = Field(ge=1, description="rows Dm (weight rows of the left-hand matrix)")
     dn: int = Field(ge=1, description="columns Dn (activation columns of the right-hand matrix)")
     dk: int = Field(ge=1, description="binary dot-product length Dk in bits")
+    feed_bits_per_cycle: float | None = Field(
+        default=None,
+        gt=0,
+        description="bits per cycle the fetch stage writes into the operand buffers (BISMO's"
+        " readChanWidth); None: the feed is not a limit",
+    )
 
 
 class SerialBits(Section):
@@ -137,6 +158,63 @@ def serial_steps(p: BitserialParams, w: np.ndarray, a: np.ndarray) -> np.ndarray
     return np.ceil(w / bw) * np.ceil(a / ba)
 
 
+def read_input(L: LayerArrays) -> LayerArrays:
+    """``L`` with ``ifmap`` cut to the input elements the windows touch.
+
+    A kernel smaller than its stride (a 1x1 stride-2 conv) skips rows and columns: only
+    ``out_h * kh`` rows (``out_w * kw`` columns) are read, never more than the input has.
+    """
+    rows = np.where(L.kh < L.sh, np.minimum(L.in_h, L.out_h * L.kh), L.in_h)
+    cols = np.where(L.kw < L.sw, np.minimum(L.in_w, L.out_w * L.kw), L.in_w)
+    return dataclasses.replace(L, ifmap=L.batch * L.cin * rows * cols)
+
+
+def traffic_bits(
+    L: LayerArrays,
+    w: np.ndarray,
+    a: np.ndarray,
+    mem: Memory,
+    unit_rows: float,
+    unit_cols: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """DRAM (read_bits, write_bits) of one layer, partial-sum spills included.
+
+    ``L.ifmap`` is the input actually read (:func:`read_input`). Two loop orders, the cheaper
+    (reads + writes) is taken:
+
+    * weights outer: weight tiles of whole filters stay while the inputs stream past, inputs are
+      re-read once per weight tile (when they do not fit their buffer). If one array block of
+      ``unit_rows`` filters with its whole reduction does not fit the weight tile, the reduction
+      is split into ``k`` chunks; the partial sums of those filters over all output pixels stay
+      in the output buffer, or, when they do not fit it, go to DRAM and come back at
+      ``psum_bits``, ``k - 1`` times each way;
+    * inputs outer: the same with the roles swapped (``unit_cols`` output pixels' inputs, the
+      partial sums of all filters over those pixels).
+
+    Outputs are written once at their width.
+    """
+    wb, ib, ob = operand_bits(L, w, a, mem)
+    wt, it = mem.weight_buffer.tile_bits, mem.input_buffer.tile_bits
+    ot = mem.output_buffer.tile_bits
+    psum = float(mem.psum_bits)
+    m = L.cout / L.groups
+    n = L.batch * L.out_pixels
+    w_tiles, i_tiles = np.ceil(wb / wt), np.ceil(ib / it)
+
+    k_w = np.ceil(np.minimum(unit_rows, m) * L.reduction * w / wt)
+    held_w = np.minimum(unit_rows, m) * n * psum
+    spill_w = np.where((k_w > 1) & (held_w > ot), (k_w - 1) * L.ofmap * psum, 0.0)
+    rd_w = wb + ib * np.where(i_tiles > 1, w_tiles, 1.0) + spill_w
+
+    k_i = np.ceil(np.minimum(unit_cols, n) * L.reduction * L.groups * a / it)
+    held_i = L.cout * np.minimum(unit_cols, n) * psum
+    spill_i = np.where((k_i > 1) & (held_i > ot), (k_i - 1) * L.ofmap * psum, 0.0)
+    rd_i = ib + wb * np.where(w_tiles > 1, i_tiles, 1.0) + spill_i
+
+    w_first = rd_w + spill_w <= rd_i + spill_i
+    return np.where(w_first, rd_w, rd_i), ob + np.where(w_first, spill_w, spill_i)
+
+
 def pipelined_stall(
     compute: np.ndarray,
     port_bits: np.ndarray,
@@ -144,19 +222,22 @@ def pipelined_stall(
     w: np.ndarray,
     a: np.ndarray,
     mem: Memory,
+    feed: np.ndarray | float = 0.0,
 ) -> np.ndarray:
     """Stall cycles of a fetch / execute / result pipeline (``memory.overlap: max``).
 
     The first weight and input tiles are fetched before execution starts (``fill``); the rest of
-    the DRAM time overlaps execution, so a layer takes ``max(compute + fill, memory)`` cycles and
-    the stall is that minus ``compute``. (``hwsim.components.stall_cycles`` adds the fill on top
-    of a memory-bound layer's memory time; here it is part of it.) ``sum`` and ``stall_free``
-    follow ``hwsim.components.stall_cycles``.
+    the DRAM time overlaps execution, so a layer takes ``max(compute + fill, memory, feed)``
+    cycles and the stall is that minus ``compute``. ``feed`` is the time the fetch stage needs to
+    write the operands into the array's buffers (cycles; 0 when not modelled).
+    (``hwsim.components.stall_cycles`` adds the fill on top of a memory-bound layer's memory
+    time; here it is part of it.) ``sum`` and ``stall_free`` follow
+    ``hwsim.components.stall_cycles``.
     """
     if mem.overlap != "max":
         return stall_cycles(compute, port_bits, L, w, a, mem)
     bw = mem.dram.bw_bits_per_cycle
-    mem_cycles = port_bits / bw
+    mem_cycles = np.maximum(port_bits / bw, feed)
     wb, ib, _ = operand_bits(L, w, a, mem)
     fill = (
         np.minimum(wb, mem.weight_buffer.tile_bits) + np.minimum(ib, mem.input_buffer.tile_bits)
@@ -253,15 +334,43 @@ class Bitserial(Accelerator):
         compute = compute + p.fill_cycles
         return compute, w_reads, g * row_blocks * n * k
 
+    def feed_cycles(self, L: LayerArrays, w: np.ndarray, a: np.ndarray) -> np.ndarray | float:
+        """Cycles the fetch stage needs to write both operands' padded bit-planes into a ``dpa``
+        array's buffers (0 for ``lanes`` arrays or when ``dpa.feed_bits_per_cycle`` is unset).
+
+        Per group: weights ``ceil(M_g/Dm)*Dm`` rows and activations ``ceil(B*P/Dn)*Dn`` columns,
+        each ``Kp = ceil(K/Dk)*Dk`` bits per bit-plane, ``w`` (``a``) planes rounded up to whole
+        serial steps; each padded operand is fed once per layer (reuse across array blocks is
+        the buffers' job, costed by :func:`traffic_bits`).
+        """
+        p = self.params
+        d = p.dpa
+        if d is None or d.feed_bits_per_cycle is None:
+            return 0.0
+        g = L.groups
+        m = L.cout / g
+        n = L.batch * L.out_pixels
+        kp = np.ceil(L.reduction / d.dk) * d.dk
+        w_planes = np.ceil(w / p.bits_per_cycle.w) * p.bits_per_cycle.w
+        a_planes = np.ceil(a / p.bits_per_cycle.a) * p.bits_per_cycle.a
+        lhs = np.ceil(m / d.dm) * d.dm * kp * w_planes
+        rhs = np.ceil(n / d.dn) * d.dn * kp * a_planes
+        return g * (lhs + rhs) / d.feed_bits_per_cycle
+
     def evaluate(self, L: LayerArrays, w: np.ndarray, a: np.ndarray) -> dict[str, np.ndarray]:
         """Per-layer metrics (cycles, bits, bytes, pJ) broadcast over layers x w bits x a bits."""
         p = self.params
         mem = p.memory
         compute, w_rd_el, i_rd_el = self.compute_cycles(L, w, a)
-        dram_rd, dram_wr = dram_traffic_bits(L, w, a, mem)
+        L = read_input(L)
+        if p.dpa is not None:
+            rows, cols = float(p.dpa.dm), float(p.dpa.dn)
+        else:
+            assert p.lanes is not None
+            rows, cols = float(p.lanes.filters), float(p.lanes.windows)
+        dram_rd, dram_wr = traffic_bits(L, w, a, mem, rows, cols)
         port_bits = dram_rd + dram_wr if p.dram_ports == "shared" else np.maximum(dram_rd, dram_wr)
-        stall = pipelined_stall(compute, port_bits, L, w, a, mem)
-        # SRAM: operand reads at their widths, outputs written once, buffers filled from DRAM
+        stall = pipelined_stall(compute, port_bits, L, w, a, mem, self.feed_cycles(L, w, a))
         wb, ib, _ = operand_bits(L, w, a, mem)
         out_bits = a if mem.output_bits == "a" else np.float64(mem.psum_bits)
         w_rd, i_rd = w_rd_el * w, i_rd_el * a
