@@ -283,13 +283,20 @@ class Experiment:
             raise ExperimentError(
                 f"{source}: search: give exactly one of search.target (e.g. lut=0.6x) or search.lam"
             )
-        if s.get("metric") is None and s.get("target"):
+        if s.get("target"):  # parsed now, not when the search stage starts
             from search.budget import parse_target
 
             try:
-                s["metric"] = parse_target(s["target"]).metric
+                tmetric = parse_target(s["target"]).metric
             except HwsimError as exc:
                 raise ExperimentError(f"{source}: search.target: {exc}") from None
+            if s.get("metric") is None:
+                s["metric"] = tmetric
+            elif s["metric"] != tmetric:
+                raise ExperimentError(
+                    f"{source}: search.target: '{s['target']}' is on {tmetric} but"
+                    f" search.metric is {s['metric']}"
+                )
         for i, b in enumerate(self.baselines):
             try:
                 parse_bits(b)

@@ -157,7 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # usage error (one line, see OneLineParser) or --help
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         run_simulation(Workload.load(args.workload), args)
     except HwsimError as exc:
