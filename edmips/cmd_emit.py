@@ -87,8 +87,10 @@ def run(args: argparse.Namespace) -> int:
     from codegen.errors import CodegenError
     from codegen.export import from_search_model
     from hwsim.config import load_config
+    from hwsim.fileio import check_out_dir
     from search.data import load_dataset
 
+    check_out_dir(args.out)  # before loading and exporting, not after
     model, alloc, meta = _load(args)
     if meta.get("family", "fixed") != "fixed":
         raise CodegenError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from hwsim.fileio import atomic_write_text, check_writable
+from hwsim.fileio import atomic_write_text, check_out_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from search.api import EvalConfig, evaluate
 
     if args.json:
-        check_writable(args.json, args.force)
+        check_out_file(args.json, args.force, "--json")
     res = evaluate(
         EvalConfig(args.model_file, args.data, args.data_dir, args.batch_size, args.accel)
     )

@@ -96,7 +96,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from edmips.pareto import ParetoConfig, run_pareto
+    from hwsim.fileio import check_out_dir
 
+    check_out_dir(args.out)
     cfg = ParetoConfig(
         accels=args.accel,
         model=args.model,

@@ -174,9 +174,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from hwsim.fileio import check_out_dir
     from search.api import SearchConfig, search
     from search.budget import parse_target
 
+    check_out_dir(args.out)  # before the search, not after it
     metric = args.metric
     if args.target is not None:
         tmetric = parse_target(args.target).metric

@@ -33,8 +33,13 @@ def load_workload(args: argparse.Namespace) -> Workload:
     from search.trace import trace_workload
     from search.zoo import MODELS, build_model
 
-    model = build_model(args.model)
+    if args.model not in MODELS:
+        raise HwsimError(f"--model '{args.model}': unknown (known: {', '.join(MODELS)})")
     shape = parse_shape(args.input_shape) if args.input_shape else MODELS[args.model].input_shape
+    if len(shape) != 3:
+        raise HwsimError(f"--input-shape '{args.input_shape}': expected CxHxW, e.g. 1x28x28")
+    # the small models size their pooling and linear layers from the input shape
+    model = build_model(args.model, input_shape=shape)
     return trace_workload(model, shape, batch=args.batch, name=args.model)
 
 

@@ -35,8 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from hwsim.fileio import check_out_dir
     from search.api import TrainConfig, train
 
+    check_out_dir(args.out)  # before training, not after it
     cfg = config_from_args(TrainConfig, args)
     train(cfg)
     return 0

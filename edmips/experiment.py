@@ -205,8 +205,16 @@ class Experiment:
         atomic_write_text(path, self.to_yaml())
 
     @classmethod
-    def from_dict(cls, raw: Any, source: str = "experiment") -> Experiment:
-        """Validate and build; every error names ``source`` and the key path."""
+    def from_dict(
+        cls, raw: Any, source: str = "experiment", base: str | os.PathLike | None = None
+    ) -> Experiment:
+        """Validate and build; every error names ``source`` and the key path.
+
+        Relative paths in the experiment (``data_dir``, ``search.accel``, ``simulate.accels``,
+        ``emit.accel``) resolve against the folder ``base`` (the experiment file's; the current
+        folder when None); accelerator config names not found there also resolve against the
+        shipped ``accel_configs/`` (see :func:`hwsim.config.resolve_input_path`).
+        """
         if not isinstance(raw, dict):
             raise ExperimentError(f"{source}: expected a mapping at the top level")
         if "version" not in raw:
@@ -234,13 +242,29 @@ class Experiment:
             if "emit" in raw and raw["emit"] is None
             else check_fields(EmitConfig, raw.get("emit"), pre + "emit", EMIT_OWNED)
         )
+        exp._resolve_paths(base)
         exp.check(source)
         return exp
 
+    def _resolve_paths(self, base: str | os.PathLike | None) -> None:
+        from hwsim.config import resolve_input_path
+
+        if self.data_dir is not None:
+            self.data_dir = resolve_input_path(self.data_dir, base)
+        for sec in (self.search, self.emit or {}):
+            if isinstance(sec.get("accel"), str):
+                sec["accel"] = resolve_input_path(sec["accel"], base, config=True)
+        if self.simulate.get("accels"):
+            self.simulate["accels"] = [
+                resolve_input_path(a, base, config=True) for a in self.simulate["accels"]
+            ]
+
     @classmethod
     def load(cls, path: str | os.PathLike) -> Experiment:
-        """Read and validate an experiment YAML/JSON file."""
-        return cls.from_dict(read_structured(path, ExperimentError), source=str(path))
+        """Read and validate an experiment YAML/JSON file; relative paths in it resolve against
+        the file's folder."""
+        raw = read_structured(path, ExperimentError)
+        return cls.from_dict(raw, source=str(path), base=Path(path).absolute().parent)
 
     def check(self, source: str = "experiment") -> None:
         """Cross-field checks (one-line errors naming the key)."""
@@ -259,13 +283,20 @@ class Experiment:
             raise ExperimentError(
                 f"{source}: search: give exactly one of search.target (e.g. lut=0.6x) or search.lam"
             )
-        if s.get("metric") is None and s.get("target"):
+        if s.get("target"):  # parsed now, not when the search stage starts
             from search.budget import parse_target
 
             try:
-                s["metric"] = parse_target(s["target"]).metric
+                tmetric = parse_target(s["target"]).metric
             except HwsimError as exc:
                 raise ExperimentError(f"{source}: search.target: {exc}") from None
+            if s.get("metric") is None:
+                s["metric"] = tmetric
+            elif s["metric"] != tmetric:
+                raise ExperimentError(
+                    f"{source}: search.target: '{s['target']}' is on {tmetric} but"
+                    f" search.metric is {s['metric']}"
+                )
         for i, b in enumerate(self.baselines):
             try:
                 parse_bits(b)

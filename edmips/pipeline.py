@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hwsim.fileio import atomic_write_text
+from hwsim.fileio import atomic_write_text, check_out_dir
 
 from .experiment import (
     EmitConfig,
@@ -212,8 +212,9 @@ class _Run:
         if stage in ("emit", "report"):
             accels.append((e.emit or {}).get("accel"))
         for a in accels:
-            if a:  # an edited accelerator file changes the results of the stages that read it
-                cfg["files"][a] = hashlib.sha256(Path(a).read_bytes()).hexdigest()[:16]
+            if a:  # an edited accelerator file changes the results of the stages that read it;
+                # keyed by file name, so the same experiment run from elsewhere hashes the same
+                cfg["files"][Path(a).name] = hashlib.sha256(Path(a).read_bytes()).hexdigest()[:16]
         if stage in ("train", "simulate", "emit", "report"):
             cfg["train"] = train
         if stage in ("baselines", "simulate", "report"):
@@ -321,6 +322,7 @@ class _Run:
 def _check_out(out: Path, exp: Experiment, force: bool) -> None:
     if out.exists() and not out.is_dir():
         raise ExperimentError(f"--out {out}: exists and is not a folder")
+    check_out_dir(out)  # a file on the way to it, or a folder that cannot be written
     foreign = out.is_dir() and any(out.iterdir()) and not (out / "experiment.yaml").exists()
     if foreign and not force:
         raise ExperimentError(

@@ -9,11 +9,12 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from .allocation import Allocation, parse_bits
 from .config import load_config
 from .errors import HwsimError
-from .fileio import atomic_write_text, check_writable
+from .fileio import atomic_write_text, check_out_file
 from .simulate import Report, plot_reports, simulate
 from .workload import Workload
 
@@ -24,6 +25,21 @@ COMPARE_KEYS = (
     ("edp_js", "EDP (uJ*ms)", 1e9),
     ("dram_bytes", "DRAM (KB)", 1e-3),
 )
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr (exit 2), like every other
+    input error of these tools; ``--help`` still prints the full usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def os_error_line(exc: OSError) -> str:
+    """An OSError (disk full, permission denied, ...) as one line naming the file."""
+    name = exc.filename if exc.filename is not None else ""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return f"{name}: {reason}" if name else reason
 
 
 def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -79,9 +95,9 @@ def allocation_from_args(workload: Workload, args: argparse.Namespace) -> Alloca
 
 def run_simulation(workload: Workload, args: argparse.Namespace) -> list[Report]:
     """Validate all inputs first, then simulate, print and write outputs."""
-    for out in (args.json, args.plot, args.markdown):
+    for opt, out in (("--json", args.json), ("--plot", args.plot), ("--markdown", args.markdown)):
         if out:
-            check_writable(out, args.force)
+            check_out_file(out, args.force, opt)
     configs = [load_config(p) for p in args.accel]
     alloc = allocation_from_args(workload, args)
     reports = [simulate(workload, alloc, cfg) for cfg in configs]
@@ -126,7 +142,7 @@ def comparison_table(reports: Sequence[Report]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="hwsim",
         description="Simulate a workload (YAML/JSON, or a SCALE-Sim topology CSV) on one or more accelerators.",
     )
@@ -141,12 +157,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # usage error (one line, see OneLineParser) or --help
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         run_simulation(Workload.load(args.workload), args)
     except HwsimError as exc:
         print(f"hwsim: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # e.g. the disk filled up while writing an output
+        print(f"hwsim: error: {os_error_line(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hwsim: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -89,6 +89,30 @@ def parse_config(raw: Any, source: str = "<config>") -> AccelConfig:
     return AccelConfig(name=name, type=kind, source=source, raw=raw, model=model)
 
 
+def shipped_config_dir() -> Path:
+    """The ``accel_configs/`` folder that ships next to the ``hwsim`` package (source checkout or
+    editable install; it may not exist in other installs)."""
+    return Path(__file__).resolve().parents[1] / "accel_configs"
+
+
+def resolve_input_path(path: str, base: str | os.PathLike | None, config: bool = False) -> str:
+    """Where a relative path written inside a file points: the file's folder ``base`` (the
+    current folder when ``base`` is None). With ``config``, a name not found there that is a bare
+    file name or ``accel_configs/<name>`` also resolves against :func:`shipped_config_dir`.
+    Absolute paths, and paths found nowhere, come back unchanged (the caller reports them)."""
+    p = Path(os.path.expanduser(path))
+    if p.is_absolute():
+        return str(p)
+    here = Path(base) / p if base is not None else p
+    if here.exists():
+        return str(here.absolute()) if base is not None else path
+    if config and p.parent.as_posix() in (".", "accel_configs"):
+        shipped = shipped_config_dir() / p.name
+        if shipped.is_file():
+            return str(shipped)
+    return str(here) if base is not None else path
+
+
 def load_config(path: str | os.PathLike) -> AccelConfig:
     """Read and validate an accelerator YAML file."""
     p = os.fspath(path)

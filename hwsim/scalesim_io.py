@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 
 from .errors import WorkloadError
-from .fileio import atomic_write_text
+from .fileio import atomic_write_text, read_text_file
 from .workload import LayerSpec, Workload
 
 HEADER = (
@@ -52,9 +52,11 @@ def read_topology(path: str | os.PathLike, batch: int = 1) -> Workload:
     module docstring); everything else is a conv with no padding. Errors name the file and line.
     """
     p = Path(path)
-    if not p.is_file():
-        raise WorkloadError(f"{p}: file not found")
-    rows = [r for r in csv.reader(io.StringIO(p.read_text())) if any(c.strip() for c in r)]
+    text = read_text_file(p, WorkloadError)  # missing, folder, binary, empty: one line
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    except csv.Error as exc:
+        raise WorkloadError(f"{p}: not a CSV file ({exc})") from None
     if not rows:
         raise WorkloadError(f"{p}: empty topology file")
     header, body = rows[0], rows[1:]

@@ -12,6 +12,8 @@ from __future__ import annotations
 import gzip
 import os
 import pickle
+import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -75,12 +77,16 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
             data = fh.read()
     except OSError as exc:
         raise SearchError(f"{p}: cannot read IDX file ({exc.strerror or exc})") from None
+    except (EOFError, zlib.error) as exc:  # a truncated or corrupt .gz
+        raise SearchError(f"{p}: truncated or corrupt gzip file ({type(exc).__name__})") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
         raise SearchError(f"{p}: not an IDX file (bad magic number)")
     dtypes = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
     if data[2] not in dtypes:
         raise SearchError(f"{p}: IDX data type 0x{data[2]:02x} is unknown")
     ndim = data[3]
+    if len(data) < 4 + 4 * ndim:
+        raise SearchError(f"{p}: IDX header cut short ({ndim} dimensions announced)")
     dims = np.frombuffer(data, dtype=">u4", count=ndim, offset=4).astype(np.int64)
     dt = np.dtype(dtypes[data[2]])
     need = int(np.prod(dims)) * dt.itemsize
@@ -230,8 +236,14 @@ def load_dataset(
     """``(train, test, info)``; ``info`` has ``name``, ``input_shape`` (C, H, W), ``num_classes``.
 
     A missing path raises :class:`SearchError` naming it and saying how to get the data.
+    ``data_dir`` is ignored for ``digits`` (bundled with scikit-learn), with a note on stderr.
     """
     if name == "digits":
+        if data_dir:
+            print(
+                f"note: data dir '{data_dir}' ignored: 'digits' is scikit-learn's bundled data set",
+                file=sys.stderr,
+            )
         tr, te, info = _digits(split_seed)
     elif name == "fmnist":
         tr, te, info = _fmnist(data_dir)

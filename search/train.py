@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from hwsim import Allocation, parse_bits
 from hwsim.errors import AllocationError
-from hwsim.fileio import atomic_write_text
+from hwsim.fileio import atomic_write_text, check_out_dir
 
 from .api import EvalConfig, TrainConfig
 from .checkpoint import load_checkpoint, save_checkpoint, seed_everything
@@ -94,6 +94,7 @@ def _init_from_search(model: nn.Module, path: str) -> int:
 def run_train(cfg: TrainConfig) -> dict[str, Any]:
     """Train the fixed network with SGD (step schedule), evaluate top-1 and save ``model.pt``."""
     out = Path(cfg.out)
+    check_out_dir(out)  # a file in the way is an error now, not after training
     if (out / MODEL_FILE).exists() and not cfg.force:
         raise SearchError(f"--out {out}: holds a trained model already (use --force to overwrite)")
     if (cfg.allocation is None) == (cfg.bits is None):

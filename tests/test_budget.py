@@ -1,4 +1,5 @@
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -6,6 +7,10 @@ import pytest
 from search.budget import LambdaController, parse_target, repair
 from search.cost import HardwareCost
 from search.errors import SearchError
+
+SYSTOLIC_YAML = (
+    Path(__file__).resolve().parents[1] / "accel_configs" / "systolic_int8_32x32_ws.yaml"
+)
 
 
 @pytest.mark.parametrize(
@@ -110,7 +115,7 @@ def test_edp_repair_meets_budget():
     )
     cost = HardwareCost.from_workload(
         wl,
-        load_config("accel_configs/systolic_int8_32x32_ws.yaml"),
+        load_config(str(SYSTOLIC_YAML)),
         "edp",
         ["c1", "c2"],
         [2, 4],

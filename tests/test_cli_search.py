@@ -1,12 +1,13 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from edmips.cli import main
 
-CFG = "accel_configs/systolic_int8_32x32_ws.yaml"
+CFG = str(Path(__file__).resolve().parents[1] / "accel_configs" / "systolic_int8_32x32_ws.yaml")
 FAST = ["--epochs", "1", "--batch-size", "128", "--no-progress"]
 
 

@@ -114,5 +114,22 @@ def test_tab_indent_and_top_level_list(tmp_path) -> None:
 def test_empty_and_missing_file(tmp_path) -> None:
     p = tmp_path / "empty.yaml"
     p.write_text("")
-    assert "expected a mapping" in _error(p)
+    assert _error(p) == f"{p}: empty file"
+    c = tmp_path / "comments.yaml"
+    c.write_text("# only a comment\n")
+    assert _error(c) == f"{c}: holds no document (only comments or null)"
     assert "file not found" in _error(tmp_path / "nope.yaml")
+
+
+def test_binary_truncated_and_folder(tmp_path) -> None:
+    b = tmp_path / "bin.yaml"
+    b.write_bytes(bytes(range(256)) * 4)
+    assert _error(b) == f"{b}: a binary file, expected text (YAML, JSON or CSV)"
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    assert _error(latin).startswith(f"{latin}: not UTF-8 text")
+    good = (Path(__file__).resolve().parents[1] / "accel_configs" / "stripes.yaml").read_text()
+    cut = tmp_path / "cut.yaml"
+    cut.write_text(good[: good.index("\n", len(good) // 2)].rstrip() + ": [\n")
+    assert str(cut) in _error(cut)
+    assert _error(tmp_path) == f"{tmp_path}: is a folder, expected a file"

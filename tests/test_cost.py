@@ -1,4 +1,5 @@
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ from hwsim import LayerSpec, Workload, load_config
 from search.cost import HardwareCost, bitops_table, supported_candidates
 from search.errors import SearchError
 
-CFG = "accel_configs/systolic_int8_32x32_ws.yaml"
+CFG = str(Path(__file__).resolve().parents[1] / "accel_configs" / "systolic_int8_32x32_ws.yaml")
 
 
 def small_workload() -> Workload:

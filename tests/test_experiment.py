@@ -75,7 +75,7 @@ def _edit(raw: dict, path: str, value) -> dict:
         ("search.out", "x", "e.yaml: search.out: unknown key (set by the pipeline)"),
         ("train.epochs", "many", "e.yaml: train.epochs: 'many' is not of type int"),
         ("search.w_bits", [2, "x"], "e.yaml: search.w_bits: [2, 'x'] is not of type list[int]"),
-        ("simulate.accels", ["nope.yaml"], "simulate.accels[0]: nope.yaml: file not found"),
+        ("simulate.accels", ["nope.yaml"], "nope.yaml: file not found"),
         ("emit.io_type", "serial", "emit.io_type: 'serial': expected auto"),
         ("emit.verify", -1, "emit.verify: -1: expected a count >= 0"),
         ("family", "paper", "emit: firmware needs family: fixed"),

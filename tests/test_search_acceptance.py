@@ -14,7 +14,11 @@ ROOT = Path(__file__).resolve().parents[1]
 BITFUSION = str(ROOT / "accel_configs" / "bitfusion_eyeriss.yaml")
 
 
-def test_half_latency_on_bitfusion_is_met_within_ten_percent(tmp_path: Path) -> None:
+def test_half_latency_on_bitfusion_respects_budget_and_repair_floor(tmp_path: Path) -> None:
+    """A constraint test, not evidence that the search meets budgets by itself: the knapsack
+    repair keeps the written allocation within [fill * target, target] (fill = 0.9) by
+    construction. What it checks beyond that: the reported cost is hwsim's for the written file,
+    and only Bit Fusion's native widths survive."""
     cfg = SearchConfig(
         model="digits_cnn_wide",
         accel=BITFUSION,

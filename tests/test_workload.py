@@ -169,7 +169,7 @@ BAD_CSV = [
     ("{hdr}\nc1, 2, 2, 3, 3, 3, 4, 1,\n", "line 2 (c1): filter 3x3 is larger than the IFMAP 2x2"),
     ("{hdr}\nc1, 8, 8, 3, 3, 3, 4, 1,\nc1, 8, 8, 3, 3, 3, 4, 1,\n", "layer 'c1' appears twice"),
     ("{hdr}\n", "no layer rows"),
-    ("", "empty topology file"),
+    ("", "empty file"),
 ]
 
 
