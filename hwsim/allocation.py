@@ -152,10 +152,15 @@ class Allocation:
         try:
             alloc = cls(bits, [str(f) for f in floats], dict(meta))
             for key, pr in plans_raw.items():
-                plan = FpgaPlan.from_dict(pr, source=f"key 'fpga_plans.{key}'")
-                alloc = alloc.with_plan(plan)
+                plan = FpgaPlan.from_dict(pr, source=source, prefix=f"fpga_plans.{key}.")
+                try:
+                    alloc = alloc.with_plan(plan)
+                except PlanError as exc:
+                    raise PlanError(f"{source}: key 'fpga_plans.{key}': {exc}") from None
             return alloc
-        except (AllocationError, PlanError) as exc:
+        except PlanError as exc:
+            raise AllocationError(str(exc)) from None
+        except AllocationError as exc:
             raise AllocationError(f"{source}: {exc}") from None
 
     @classmethod

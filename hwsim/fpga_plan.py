@@ -153,44 +153,47 @@ class FpgaPlan:
         return d
 
     @classmethod
-    def from_dict(cls, raw: Any, source: str = "fpga_plan") -> FpgaPlan:
+    def from_dict(cls, raw: Any, source: str = "fpga_plan", prefix: str = "") -> FpgaPlan:
+        """Parse :meth:`to_dict` output; errors name ``source`` and the key path (``prefix`` is
+        prepended to it, e.g. ``"fpga_plans.fpga_xc7z020."``)."""
+
+        def err(key: str, what: str) -> PlanError:
+            return PlanError(f"{source}: key '{prefix}{key}': {what}")
+
         if not isinstance(raw, dict):
-            raise PlanError(f"{source}: expected a mapping")
+            raise PlanError(f"{source}: {prefix.rstrip('.') or 'plan'}: expected a mapping")
         if raw.get("version") != PLAN_VERSION:
-            raise PlanError(
-                f"{source}: key 'version': expected {PLAN_VERSION}, got {raw.get('version')!r}"
-            )
+            raise err("version", f"expected {PLAN_VERSION}, got {raw.get('version')!r}")
         for key in ("accel", "part", "clock_period_ns", "io_type", "layers", "latency_cycles"):
             if key not in raw:
-                raise PlanError(f"{source}: key '{key}' is missing")
+                raise err(key, "missing")
         if raw["io_type"] not in IO_TYPES:
-            raise PlanError(
-                f"{source}: key 'io_type': expected one of {IO_TYPES}, got {raw['io_type']!r}"
-            )
+            raise err("io_type", f"expected one of {', '.join(IO_TYPES)}, got {raw['io_type']!r}")
         layers_raw = raw["layers"]
         if not isinstance(layers_raw, dict) or not layers_raw:
-            raise PlanError(f"{source}: key 'layers': expected a mapping layer -> stage")
+            raise err("layers", "expected a mapping layer -> stage")
         fields = [f for f in LayerPlan.__dataclass_fields__ if f != "name"]
         layers = []
         for name, entry in layers_raw.items():
-            where = f"{source}: key 'layers.{name}'"
+            where = f"layers.{name}"
             if not isinstance(entry, dict) or set(entry) != set(fields):
-                raise PlanError(f"{where}: expected keys {', '.join(fields)}")
+                raise err(where, f"expected keys {', '.join(fields)}")
             if entry["strategy"] not in STRATEGIES:
-                raise PlanError(
-                    f"{where}.strategy: expected Latency or Resource, got {entry['strategy']!r}"
+                raise err(
+                    f"{where}.strategy", f"expected Latency or Resource, got {entry['strategy']!r}"
                 )
             for k in ("rf", "w_bits", "a_bits", "stream_depth"):
                 v = entry[k]
-                if (
-                    isinstance(v, bool)
-                    or not isinstance(v, int)
-                    or v < (0 if k == "stream_depth" else 1)
-                ):
-                    raise PlanError(f"{where}.{k}: expected a positive integer, got {v!r}")
+                if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                    raise err(f"{where}.{k}", f"expected a positive integer, got {v!r}")
             for k in COST_KEYS:
-                if not isinstance(entry[k], (int, float)) or isinstance(entry[k], bool):
-                    raise PlanError(f"{where}.{k}: expected a number, got {entry[k]!r}")
+                v = entry[k]
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+                    raise err(f"{where}.{k}", f"expected a non-negative number, got {v!r}")
+            if not isinstance(entry["float_layer"], bool):
+                raise err(
+                    f"{where}.float_layer", f"expected true or false, got {entry['float_layer']!r}"
+                )
             layers.append(LayerPlan(name=str(name), **{k: entry[k] for k in fields}))
         tgt = raw.get("target_ii_cycles")
         return cls(
