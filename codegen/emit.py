@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,10 @@ from tqdm import tqdm
 
 from hwsim.allocation import Allocation
 from hwsim.config import AccelConfig
+from hwsim.errors import HwsimError
 from hwsim.fileio import atomic_write_text
+from hwsim.fpga_plan import FpgaPlan, diff_totals, make_plan, plan_with_choices
+from hwsim.workload import Workload
 
 from .errors import CodegenError
 from .export import QuantModel
@@ -29,19 +32,6 @@ STREAM_CONV_THRESHOLD = 16 * 16 * 8 * 9  # out_pixels x reduction of the biggest
 
 
 @dataclass
-class LayerCost:
-    """hwsim's prediction for one conv/linear stage (cycles per image, resource counts)."""
-
-    reuse_factor: int
-    strategy: str
-    ii_cycles: float | None = None
-    latency_cycles: float | None = None
-    dsp: float | None = None
-    lut: float | None = None
-    bram_18k: float | None = None
-
-
-@dataclass
 class EmitResult:
     """What :func:`emit` produced."""
 
@@ -51,11 +41,13 @@ class EmitResult:
     backend: str
     part: str
     clock_period_ns: float
-    costs: dict[str, LayerCost]
+    budgeted: FpgaPlan | None
+    emitted: FpgaPlan | None
     verify: VerifyResult | None
     accel_name: str | None = None
     notes: list[str] = field(default_factory=list)
     report: str = ""
+    differs: list[str] = field(default_factory=list)  # how the firmware differs from the budget
 
 
 def choose_io_type(plan_or_model: Any, input_shape: tuple[int, ...]) -> str:
@@ -82,48 +74,57 @@ def choose_io_type(plan_or_model: Any, input_shape: tuple[int, ...]) -> str:
     return "io_stream" if sizes and max(sizes) > STREAM_CONV_THRESHOLD else "io_parallel"
 
 
-def _parallelism(
-    plan: ExportPlan,
-    allocation: Allocation,
-    accel: AccelConfig | None,
-    io_type: str,
-    target_ii_cycles: float | None,
-    notes: list[str],
-) -> dict[str, LayerCost]:
+def _workload(plan_or_qm: Any) -> Workload:
     from search.trace import trace_workload
 
-    macs = plan.mac_nodes()
-    fallback = {p.params["layer"]: LayerCost(1, "Latency") for p in macs}
-    if accel is None:
-        notes.append("no accelerator config: ReuseFactor 1, Strategy Latency for every layer")
-        return fallback
+    qm = getattr(plan_or_qm, "qm", plan_or_qm)
+    return trace_workload(qm.model, tuple(qm.input_shape), batch=1, name="export")
+
+
+def budgeted_plan(
+    workload: Workload, allocation: Allocation, accel: AccelConfig
+) -> tuple[FpgaPlan, str]:
+    """The design the allocation was budgeted and simulated with on ``accel``: the plan stored
+    with the allocation for that config, else the one hwsim's FPGA model computes from it (the
+    same function). Returns the plan and where it came from."""
     if accel.type != "fpga_dataflow":
         raise CodegenError(
             f"{accel.source}: emit needs an fpga_dataflow accelerator config, got type '{accel.type}'"
         )
-    from hwsim.reuse import reuse_plan
+    stored = allocation.fpga_plans.get(accel.name)
+    if stored is not None:
+        if stored.names != workload.names:
+            raise CodegenError(
+                f"stored FPGA plan for '{accel.name}' names layers {stored.names}, the network has"
+                f" {workload.names}"
+            )
+        return stored, f"stored with the allocation for '{accel.name}'"
+    try:
+        return make_plan(workload, allocation, accel), f"computed by hwsim from '{accel.name}'"
+    except HwsimError as exc:
+        raise CodegenError(str(exc)) from None
 
-    workload = trace_workload(plan.qm.model, tuple(plan.input_shape), batch=1, name="export")
-    choices = reuse_plan(workload, allocation, accel, target_ii_cycles, None, io_type)
-    out: dict[str, LayerCost] = {}
-    for p in macs:
+
+def _parallelism(
+    plan: ExportPlan, design: FpgaPlan | None, notes: list[str]
+) -> dict[str, Parallelism]:
+    out: dict[str, Parallelism] = {}
+    for p in plan.mac_nodes():
         layer = p.params["layer"]
-        c = choices.get(layer)
-        if c is None:
-            out[layer] = LayerCost(1, "Latency")
+        if design is None or layer not in design.names:
+            out[layer] = Parallelism(1, "Latency")
             continue
-        w = p.params["weight"]
-        n_out = int(w.shape[0])
-        n_in = int(np.prod(w.shape[1:]))
-        rf = int(c.rf)
-        if c.strategy != "Latency":
-            snapped = snap_reuse(rf, n_in, n_out)
+        lp = design.layer(layer)
+        rf = int(lp.rf)
+        if lp.strategy != "Latency":
+            w = p.params["weight"]
+            snapped = snap_reuse(rf, int(np.prod(w.shape[1:])), int(w.shape[0]))
             if snapped != rf:
                 notes.append(f"layer '{layer}': reuse factor {rf} snapped to legal {snapped}")
             rf = snapped
-        out[layer] = LayerCost(
-            rf, str(c.strategy), c.ii_cycles, c.latency_cycles, c.dsp, c.lut, c.bram_18k
-        )
+        out[layer] = Parallelism(rf, lp.strategy)
+    if design is None:
+        notes.append("no accelerator config: ReuseFactor 1, Strategy Latency for every layer")
     return out
 
 
@@ -156,32 +157,68 @@ def emit(
     out = Path(out_dir)
     if out.exists() and not force:
         raise CodegenError(f"{out}: already exists (use --force to overwrite)")
-    if io_type is None:
-        io_type = choose_io_type(qm.model, tuple(qm.input_shape))
-    if io_type not in ("io_stream", "io_parallel"):
+    if io_type is not None and io_type not in ("io_stream", "io_parallel"):
         raise CodegenError(f"io type '{io_type}': expected io_stream or io_parallel")
+    if target_ii_cycles is not None and accel is None:
+        raise CodegenError("--target-ii needs an fpga_dataflow accelerator config (--accel)")
     allocation = qm.allocation
     if allocation is None:
         raise CodegenError("the export model carries no allocation")
-    steps = ["plan", "parallelism", "write"] + (["compile + C-sim"] if samples is not None else [])
+    steps = ["design", "plan", "write"] + (["compile + C-sim"] if samples is not None else [])
     bar = tqdm(total=len(steps), desc="emit", disable=not progress, leave=False)
     notes: list[str] = []
+    bar.set_postfix_str("design")
+    budget: FpgaPlan | None = None
+    design: FpgaPlan | None = None
+    workload = None
+    if accel is not None:
+        workload = _workload(qm)
+        budget, origin = budgeted_plan(workload, allocation, accel)
+        notes.append(f"budgeted design: {origin}")
+        design = budget
+        want_io = io_type or budget.io_type
+        want_ii = target_ii_cycles if target_ii_cycles is not None else budget.target_ii_cycles
+        if want_io != budget.io_type or want_ii != budget.target_ii_cycles:
+            try:
+                design = make_plan(workload, allocation, accel, want_ii, want_io)
+            except HwsimError as exc:
+                raise CodegenError(str(exc)) from None
+        io_type = design.io_type
+    elif io_type is None:
+        io_type = choose_io_type(qm.model, tuple(qm.input_shape))
+    bar.update()
     bar.set_postfix_str("plan")
     plan = build_plan(qm, calib if calib is not None else samples, io_type)
     notes.extend(plan.notes)
-    bar.update()
-    bar.set_postfix_str("parallelism")
-    costs = _parallelism(plan, allocation, accel, io_type, target_ii_cycles, notes)
+    par = _parallelism(plan, design, notes)
     bar.update()
     part, clock = _part_and_clock(accel)
     out.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_temps(out)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
     try:
         bar.set_postfix_str("write")
-        par = {k: Parallelism(c.reuse_factor, c.strategy) for k, c in costs.items()}
         hm = write_project(plan, tmp, par, io_type, part, clock, backend)
+        emitted: FpgaPlan | None = None
+        differs: list[str] = []
+        if accel is not None and budget is not None and workload is not None:
+            written = {
+                p.params["layer"]: (int(p.params["reuse_factor"]), str(p.params["strategy"]))
+                for p in plan.mac_nodes()
+                if "reuse_factor" in p.params
+            }
+            emitted = plan_with_choices(
+                workload, allocation, accel, io_type, written, design.target_ii_cycles
+            )
+            differs = diff_totals(budget, emitted)
+            if differs:
+                notes.insert(
+                    0,
+                    "the firmware differs from the budgeted (searched and simulated) design: "
+                    + "; ".join(differs),
+                )
         bar.update()
         result_verify = None
         if samples is not None:
@@ -201,10 +238,12 @@ def emit(
             backend,
             part,
             clock,
-            costs,
+            budget,
+            emitted,
             result_verify,
             accel.name if accel else None,
             notes,
+            differs=differs,
         )
         from .report import render_report
 
@@ -224,6 +263,26 @@ def emit(
     finally:
         bar.close()
     return result
+
+
+def clean_stale_temps(out: Path) -> list[Path]:
+    """Remove ``.<name>.tmp-<pid>`` / ``.<name>.old-<pid>`` siblings of ``out`` left by an emit
+    that was killed (its process no longer runs); return what was removed."""
+    removed = []
+    for p in out.parent.glob(f".{out.name}.*-*"):
+        kind, _, pid = p.name[len(out.name) + 2 :].partition("-")
+        if kind not in ("tmp", "old") or not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # still running (another emit into the same folder)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue  # a live process of another user
+        shutil.rmtree(p, ignore_errors=True)
+        removed.append(p)
+    return removed
 
 
 def _write_testbench_data(plan: ExportPlan, project: Path, samples: np.ndarray) -> None:
@@ -266,11 +325,19 @@ def _summary(r: EmitResult) -> dict[str, Any]:
             "types": {k: v.hls() for k, v in p.types.items()},
         }
         if p.op in ("conv", "linear"):
-            c = r.costs.get(p.params["layer"])
-            if c is not None:
-                row.update(c.__dict__)
+            layer = p.params["layer"]
+            row["reuse_factor"] = p.params.get("reuse_factor")
+            row["strategy"] = p.params.get("strategy")
+            for label, design in (("budgeted", r.budgeted), ("emitted", r.emitted)):
+                if design is not None and layer in design.names:
+                    row[label] = asdict(design.layer(layer))
         layers.append(row)
     return {
+        "budgeted": r.budgeted.to_dict() if r.budgeted else None,
+        "emitted": r.emitted.to_dict() if r.emitted else None,
+        "emitted_totals": r.emitted.totals() if r.emitted else None,
+        "budgeted_totals": r.budgeted.totals() if r.budgeted else None,
+        "differs": r.differs,
         "io_type": r.io_type,
         "backend": r.backend,
         "part": r.part,

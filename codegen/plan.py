@@ -13,7 +13,9 @@ names) in topological order and gives each node exact types:
 * every other result is exact: the narrowest type that holds every value the node can produce
   (range analysis on the real weights), so only the declared quantizers ever round.
 
-Float layers get 8-bit weights (step from max|W|); biases are rounded to the accumulator grid
+Float layers run at their allocation entry (8/8 by convention), the widths hwsim costs them at
+(one rule, see :mod:`hwsim.fpga_plan`): their weights get ``w_bits`` (step from max|W|) and a float
+first layer's input gets ``a_bits`` (round + saturate over the calibration range). Biases are rounded to the accumulator grid
 (capped at 24 bits so float32 holds them exactly); BatchNorm keeps its own layer with a 16-bit
 scale (re-encoded as weight=scale, bias=bias, mean 0, var 1, eps 0 so hls4ml reads them exactly).
 """
@@ -36,8 +38,7 @@ from .export import QuantModel
 from .fixed import MAX_EXACT_BITS, FixedType, covering, weight_type_for
 from .preflight import preflight
 
-INPUT_BITS = 16  # float first layer: input type width
-FLOAT_WEIGHT_BITS = 8
+INPUT_BITS = 16  # input type width when the input feeds no conv/linear layer directly
 BN_SCALE_BITS = 16
 MAX_PARAM_BITS = 24  # float32 holds grid values up to 24 significant bits exactly
 TRANSPARENT = ("maxpool", "flatten", "dropout")
@@ -219,6 +220,17 @@ def build_plan(
         else:
             qpoint[p.name] = (lq.act, layer)
 
+    # a float layer reading the model input directly: the input runs at that layer's a_bits
+    input_bits = INPUT_BITS
+    for n in fx_nodes:
+        if ops[n.name] in ("conv", "linear"):
+            p = n.args[0]
+            while ops[p.name] in TRANSPARENT:
+                p = p.args[0]
+            if ops[p.name] == "input":
+                input_bits = qm.layers[n.target[len("net.") :]].a_bits
+                break
+
     plans: dict[str, NodePlan] = {}
     order: list[NodePlan] = []
     for n in fx_nodes:
@@ -246,7 +258,7 @@ def build_plan(
                 else:
                     lo, hi = float(np.min(calib)), float(np.max(calib))
                 base = covering(min(lo, 0.0), max(hi, 0.0), 0)
-                t = FixedType(base.signed, INPUT_BITS, base.integer, "RND", "SAT")
+                t = FixedType(base.signed, input_bits, base.integer, "RND", "SAT")
             p.types["result"] = t
             p.lo, p.hi = t.lo, t.hi
         elif op in ("conv", "linear"):
@@ -302,7 +314,7 @@ def _plan_mac(p: NodePlan, m: nn.Module, a: NodePlan, qm: QuantModel, layer: str
     lq = qm.layers[layer]
     w = m.weight.detach().double().numpy()
     if lq.weight is None:
-        wt = weight_type_for(w, FLOAT_WEIGHT_BITS)
+        wt = weight_type_for(w, lq.w_bits)
     else:
         wt = lq.weight
     wq = wt.cast(w)

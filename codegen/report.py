@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from hwsim.fpga_plan import FpgaPlan
+
     from .emit import EmitResult
 
 TYPE_ORDER = ("weight", "bias", "scale", "accum", "result")
@@ -19,35 +21,79 @@ def _fmt(v: float | None) -> str:
 
 
 def layer_table(r: EmitResult) -> str:
-    """Markdown table: one row per hls4ml layer (II/latency in cycles per image, resources in counts)."""
-    head = (
-        "| layer | module | op | types | RF | strategy | II (cycles) | latency (cycles) | DSP | LUT"
-        " | BRAM18K |"
-    )
-    lines = [head, "|" + "---|" * 11]
+    """Markdown table: one row per hls4ml layer with its exact types (and, for conv/linear
+    layers, the reuse factor and strategy hls4ml wrote)."""
+    lines = ["| layer | module | op | types | RF | strategy |", "|" + "---|" * 6]
     for p in r.plan.nodes:
         types = ", ".join(f"{k} {p.types[k]}" for k in TYPE_ORDER if k in p.types)
         if p.quant_point:
             types += f" (input quantizer of {p.quant_point})"
-        cells = ["-"] * 7
+        rf = strategy = "-"
         if p.op in ("conv", "linear"):
-            c = r.costs.get(p.params["layer"])
-            if c is not None:
-                cells = [
-                    str(p.params.get("reuse_factor", c.reuse_factor)),
-                    str(p.params.get("strategy", c.strategy)),
-                    _fmt(c.ii_cycles),
-                    _fmt(c.latency_cycles),
-                    _fmt(c.dsp),
-                    _fmt(c.lut),
-                    _fmt(c.bram_18k),
-                ]
+            rf = str(p.params.get("reuse_factor", "-"))
+            strategy = str(p.params.get("strategy", "-"))
             if p.params.get("float_layer"):
-                types += " [float layer: 8-bit weights]"
-        lines.append(
-            f"| {p.name} | {p.module or '-'} | {p.op} | {types} | " + " | ".join(cells) + " |"
-        )
+                lq = r.plan.qm.layers[p.params["layer"]]
+                types += f" [float layer, run at {lq.w_bits}/{lq.a_bits} bits]"
+        lines.append(f"| {p.name} | {p.module or '-'} | {p.op} | {types} | {rf} | {strategy} |")
     return "\n".join(lines)
+
+
+DESIGN_COLS = ("rf", "strategy", "ii_cycles", "latency_cycles", "lut", "dsp", "bram_18k")
+
+
+def design_table(budgeted: FpgaPlan, emitted: FpgaPlan) -> str:
+    """Markdown table of the budgeted (searched and simulated) and the emitted design, two rows
+    per conv/linear stage and a totals row for each (II and latency in cycles per image, the
+    totals' latency along the critical path; LUT, DSP, BRAM_18K in counts)."""
+    head = (
+        "| layer | design | RF | strategy | II (cycles) | latency (cycles) | LUT | DSP | BRAM18K |"
+    )
+    lines = [head, "|" + "---|" * 9]
+    for lb in budgeted.layers:
+        le = emitted.layer(lb.name) if lb.name in emitted.names else None
+        for label, lp in (("budgeted", lb), ("emitted", le)):
+            if lp is None:
+                continue
+            cells = [str(lp.rf), lp.strategy] + [_fmt(getattr(lp, k)) for k in DESIGN_COLS[2:]]
+            lines.append(f"| {lb.name} | {label} | " + " | ".join(cells) + " |")
+    for label, d in (("budgeted", budgeted), ("emitted", emitted)):
+        t = d.totals()
+        cells = [
+            "",
+            d.io_type,
+            _fmt(t["ii_cycles"]) + " (max)",
+            _fmt(t["latency_cycles"]),
+            _fmt(t["lut"]),
+            _fmt(t["dsp"]),
+            _fmt(t["bram_18k"]),
+        ]
+        lines.append(f"| **total** | {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def design_section(
+    budgeted: FpgaPlan | None, emitted: FpgaPlan | None, differs: list[str]
+) -> list[str]:
+    """Lines of the "budgeted vs emitted" section (shared by emit_report.md and report.md)."""
+    if budgeted is None or emitted is None:
+        return [
+            "No accelerator config: no budgeted design to compare with (hwsim costs need an"
+            " fpga_dataflow config)."
+        ]
+    head = (
+        f"Budgeted on '{budgeted.accel}' ({budgeted.part}, {budgeted.io_type}"
+        + (f", target II {budgeted.target_ii_cycles:g} cycles" if budgeted.target_ii_cycles else "")
+        + "); both rows are hwsim's predictions for the reuse factors each design uses."
+    )
+    verdict = (
+        "**The firmware differs from the budgeted design** (explicit emit options): "
+        + "; ".join(differs)
+        + "."
+        if differs
+        else "The firmware is the budgeted design: every reuse factor, strategy and total is equal."
+    )
+    return [head, "", design_table(budgeted, emitted), "", verdict]
 
 
 def project_files(project: Path) -> list[str]:
@@ -97,6 +143,10 @@ def render_report(r: EmitResult, project: Path) -> str:
         + (f", costs from hwsim config '{r.accel_name}'" if r.accel_name else ""),
         "",
         layer_table(r),
+        "",
+        "## Budgeted vs emitted design",
+        "",
+        *design_section(r.budgeted, r.emitted, r.differs),
         "",
         r.verify.line() if r.verify else "verify: not run (use --verify N)",
         "",

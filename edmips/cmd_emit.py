@@ -10,38 +10,81 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "emit",
         help="emit an hls4ml (Vitis/Vivado HLS) project for a trained fixed-family network",
-        description="Export the trained network (per-layer ap_fixed types, reuse factors and strategy"
-        " from the FPGA-dataflow model), write the hls4ml project atomically into OUT, compile its C"
-        " simulation with g++ and compare N held-out samples bit-exactly with a float64 emulation.",
+        description="Export the trained network as an hls4ml project: per-layer ap_fixed types, and"
+        " the io type, reuse factors and strategy of the budgeted FPGA design (the plan stored with"
+        " the allocation for --accel, else the one hwsim computes from it: the design the search"
+        " costed and 'simulate' reports). The project is written atomically into OUT, its C"
+        " simulation compiled with g++ and N held-out samples compared bit-exactly with a float64"
+        " emulation. --io-type and --target-ii override the budgeted design; the report then says"
+        " that the firmware differs from it, and by how much.",
     )
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--model-file", default=None, help="OUT/model.pt written by 'edmips train'")
+    src.add_argument(
+        "--model-file", default=None, help="OUT/model.pt written by 'edmips train' (default: none)"
+    )
     src.add_argument(
         "--zoo",
         default=None,
         metavar="NAME",
-        help="build an untrained zoo model instead (tests/smoke runs; needs --alloc or --bits)",
+        help="build an untrained zoo model instead (tests/smoke runs; needs --alloc or --bits;"
+        " default: none)",
     )
-    p.add_argument("--alloc", default=None, help="allocation.yaml (default: the model file's)")
-    p.add_argument("--bits", default=None, help="with --zoo: uniform W/A for non-float layers")
     p.add_argument(
-        "--accel", default=None, help="fpga_dataflow accelerator config (part, clock, reuse policy)"
+        "--alloc",
+        default=None,
+        help="allocation.yaml, e.g. one carrying the FPGA plan written by 'simulate'"
+        " (default: the model file's allocation)",
     )
-    p.add_argument("--out", required=True, help="project folder to create")
+    p.add_argument(
+        "--bits", default=None, help="with --zoo: uniform W/A for non-float layers (default: none)"
+    )
+    p.add_argument(
+        "--accel",
+        default=None,
+        help="fpga_dataflow accelerator config: part, clock and the budgeted design"
+        " (default: none; then RF 1, Latency strategy, part xc7z020clg400-1, 10 ns)",
+    )
+    p.add_argument("--out", required=True, help="project folder to create (required)")
     p.add_argument(
         "--verify",
         type=int,
         default=200,
         metavar="N",
-        help="held-out samples to C-simulate (0: skip)",
+        help="held-out samples to C-simulate, 0 to skip (default: 200)",
     )
-    p.add_argument("--io-type", choices=("stream", "parallel"), default=None)
-    p.add_argument("--backend", choices=("vitis", "vivado"), default="vitis")
-    p.add_argument("--target-ii", type=float, default=None, help="target II (cycles per image)")
-    p.add_argument("--data", default=None, help="data set for samples (default: the model's)")
-    p.add_argument("--data-dir", default=None, help="folder of the data set files")
-    p.add_argument("--force", action="store_true", help="replace an existing --out folder")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--io-type",
+        choices=("stream", "parallel"),
+        default=None,
+        help="override the budgeted design's io type (default: the budgeted design's, i.e. the"
+        " config's io_type; without --accel: stream when a conv is too big for io_parallel)",
+    )
+    p.add_argument(
+        "--backend",
+        choices=("vitis", "vivado"),
+        default="vitis",
+        help="hls4ml backend the project is written for (default: vitis)",
+    )
+    p.add_argument(
+        "--target-ii",
+        type=float,
+        default=None,
+        metavar="CYCLES",
+        help="override the budgeted design's throughput target, cycles per image: reuse factors"
+        " are re-chosen for it (default: the budgeted design's, i.e. the config's reuse policy)",
+    )
+    p.add_argument(
+        "--data", default=None, help="data set for samples (default: the model's data set)"
+    )
+    p.add_argument(
+        "--data-dir", default=None, help="folder of the data set files (default: built-in paths)"
+    )
+    p.add_argument(
+        "--force", action="store_true", help="replace an existing --out folder (default: off)"
+    )
+    p.add_argument(
+        "--no-progress", action="store_true", help="hide the progress bar (default: shown)"
+    )
     p.set_defaults(func=run)
 
 
@@ -60,6 +103,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
                 raise CodegenError(
                     f"{args.alloc}: allocation differs from the one {args.model_file} was trained with"
                 )
+            alloc = given  # same widths, maybe with stored FPGA plans
         return model, alloc, meta
     from search.train import build_fixed
     from search.zoo import MODELS

@@ -70,6 +70,18 @@ TOTAL_UNIT = {
 
 
 # ---- stage: simulate ----
+PLAN_ALLOCATION = "allocation.yaml"  # in the simulate folder: the allocation with its FPGA plans
+
+
+def fpga_plan(wl: Any, alloc: Any, config: Any) -> Any:
+    """The FPGA plan of ``alloc`` on ``config``: the one stored with the allocation, else the
+    one hwsim's FPGA model computes (what the search's cost tables costed)."""
+    from hwsim.fpga_plan import make_plan
+
+    stored = alloc.fpga_plans.get(config.name)
+    return stored if stored is not None else make_plan(wl, alloc, config)
+
+
 def _workload_and_allocation(cfg: SimulateConfig) -> tuple[Any, Any]:
     from hwsim import Allocation
     from search.trace import trace_workload
@@ -123,11 +135,18 @@ def simulate(cfg: SimulateConfig) -> dict[str, Any]:
         key = accel_key(path)
         if key in reports:
             raise ExperimentError(f"simulate.accels: '{path}': two configs named '{key}'")
-        rep = hw_simulate(wl, alloc, load_config(path))
+        config = load_config(path)
+        if config.type == "fpga_dataflow":  # simulate the FPGA plan, and store it
+            plan = fpga_plan(wl, alloc, config)
+            alloc = alloc.with_plan(plan)
+            config = plan.as_config(config)
+        rep = hw_simulate(wl, alloc, config)
         rep.to_json(out / f"{key}.json")
         rep.plot(out / f"{key}.png")
         reports[key] = rep
     plot_reports(list(reports.values()), out / "all.png")
+    if alloc.fpga_plans:
+        alloc.save(out / PLAN_ALLOCATION)
     summary = {
         "workload": wl.name,
         "accels": {
@@ -139,9 +158,11 @@ def simulate(cfg: SimulateConfig) -> dict[str, Any]:
 
 
 # ---- stage: emit ----
-def emit(cfg: EmitConfig) -> Any:
+def emit(cfg: EmitConfig, allocation: str | None = None) -> Any:
     """Emit ``cfg.model_file`` as an hls4ml project in ``cfg.out``, verifying ``cfg.verify`` test
-    samples bit-exactly (g++ C simulation). Returns codegen's ``EmitResult``."""
+    samples bit-exactly (g++ C simulation). ``allocation``: an allocation file with the model's
+    widths that carries the FPGA plans to emit (``simulate/allocation.yaml``). Returns codegen's
+    ``EmitResult``."""
     import torch
 
     from codegen.emit import emit as cg_emit
@@ -152,6 +173,15 @@ def emit(cfg: EmitConfig) -> Any:
     from search.train import load_trained
 
     model, alloc, meta = load_trained(cfg.model_file)
+    if allocation is not None and Path(allocation).is_file():
+        from hwsim import Allocation
+
+        given = Allocation.load(allocation)
+        if given.bits != alloc.bits:
+            raise CodegenError(
+                f"{allocation}: allocation differs from the one {cfg.model_file} was trained with"
+            )
+        alloc = given
     if meta.get("family") != "fixed":
         raise CodegenError(
             f"{cfg.model_file}: family '{meta.get('family')}' has no exact hls4ml types:"
@@ -310,7 +340,7 @@ class _Run:
     def run_emit(self, force: bool) -> None:
         cfg = self.exp.emit_config(self.p("firmware"), self.p("train", "model.pt"), self.progress)
         cfg.force = True  # an unfinished (or forced) stage of this run: its folder is ours
-        res = emit(cfg)
+        res = emit(cfg, self.p("simulate", PLAN_ALLOCATION))
         print(res.verify.line() if res.verify else "verify: not run")
 
     def run_report(self, force: bool) -> None:

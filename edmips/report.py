@@ -194,9 +194,24 @@ def write_report(run_dir: str | os.PathLike, exp: Experiment) -> Path:
         ]
         md += _synthesis_section(run / "firmware" / "emit_report.md")
         md.append("")
+        md += _firmware_design_section(e)
     path = run / "report.md"
     atomic_write_text(path, "\n".join(md).rstrip() + "\n")
     return path
+
+
+def _firmware_design_section(e: dict[str, Any]) -> list[str]:
+    """ "Budgeted vs emitted design" from ``firmware/emit.json``: per conv/linear stage the reuse
+    factor, strategy, II, latency, LUT, DSP and BRAM of the design the search costed and
+    ``simulate`` reported, next to the firmware's, with totals."""
+    from codegen.report import design_section
+    from hwsim.fpga_plan import FpgaPlan
+
+    if not e.get("budgeted") or not e.get("emitted"):
+        return []
+    b = FpgaPlan.from_dict(e["budgeted"], "firmware/emit.json: key 'budgeted'")
+    m = FpgaPlan.from_dict(e["emitted"], "firmware/emit.json: key 'emitted'")
+    return ["### Budgeted vs emitted design", "", *design_section(b, m, e.get("differs", [])), ""]
 
 
 def _report_args(d: dict[str, Any]) -> dict[str, Any]:

@@ -10,8 +10,10 @@ import numpy as np
 
 from .errors import AllocationError
 from .fileio import dump_structured, read_structured
+from .fpga_plan import FpgaPlan, PlanError
 
-ALLOCATION_VERSION = 1
+ALLOCATION_VERSION = 2  # 2 adds 'fpga_plans'; version 1 files still load
+READABLE_VERSIONS = (1, 2)
 MAX_BITS = 32
 
 
@@ -37,11 +39,14 @@ class Allocation:
     ``float_layers`` lists layers the network keeps in floating point (by default the first and
     last); the accelerator still runs them, at the bits given in ``bits`` (8/8 by convention).
     ``meta`` carries free-form provenance (search target, achieved cost, ...).
+    ``fpga_plans``: accelerator config name -> the :class:`~hwsim.fpga_plan.FpgaPlan` of this
+    allocation on that FPGA (the design budgeted, simulated and emitted).
     """
 
     bits: dict[str, tuple[int, int]]
     float_layers: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    fpga_plans: dict[str, FpgaPlan] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         clean: dict[str, tuple[int, int]] = {}
@@ -102,16 +107,28 @@ class Allocation:
             "layers": {n: {"w": w, "a": a} for n, (w, a) in self.bits.items()},
             "float_layers": list(self.float_layers),
             "meta": self.meta,
+            **(
+                {"fpga_plans": {k: p.to_dict() for k, p in self.fpga_plans.items()}}
+                if self.fpga_plans
+                else {}
+            ),
         }
+
+    def with_plan(self, plan: FpgaPlan) -> Allocation:
+        """A copy carrying ``plan`` (checked against these widths) under ``plan.accel``."""
+        plan.check_allocation(self)
+        plans = dict(self.fpga_plans)
+        plans[plan.accel] = plan
+        return Allocation(dict(self.bits), list(self.float_layers), dict(self.meta), plans)
 
     @classmethod
     def from_dict(cls, raw: Any, source: str = "allocation") -> Allocation:
         if not isinstance(raw, dict):
             raise AllocationError(f"{source}: expected a mapping with 'version' and 'layers'")
         version = raw.get("version")
-        if version != ALLOCATION_VERSION:
+        if version not in READABLE_VERSIONS:
             raise AllocationError(
-                f"{source}: key 'version': expected {ALLOCATION_VERSION}, got {version!r}"
+                f"{source}: key 'version': expected one of {READABLE_VERSIONS}, got {version!r}"
             )
         layers = raw.get("layers")
         if not isinstance(layers, dict) or not layers:
@@ -129,8 +146,20 @@ class Allocation:
         if not isinstance(floats, list):
             raise AllocationError(f"{source}: key 'float_layers': expected a list of layer names")
         meta = raw.get("meta", {}) or {}
+        plans_raw = raw.get("fpga_plans", {}) or {}
+        if not isinstance(plans_raw, dict):
+            raise AllocationError(f"{source}: key 'fpga_plans': expected a mapping accel -> plan")
         try:
-            return cls(bits, [str(f) for f in floats], dict(meta))
+            alloc = cls(bits, [str(f) for f in floats], dict(meta))
+            for key, pr in plans_raw.items():
+                plan = FpgaPlan.from_dict(pr, source=source, prefix=f"fpga_plans.{key}.")
+                try:
+                    alloc = alloc.with_plan(plan)
+                except PlanError as exc:
+                    raise PlanError(f"{source}: key 'fpga_plans.{key}': {exc}") from None
+            return alloc
+        except PlanError as exc:
+            raise AllocationError(str(exc)) from None
         except AllocationError as exc:
             raise AllocationError(f"{source}: {exc}") from None
 

@@ -51,7 +51,8 @@ def test_emit_from_trained_model_file(model_file, tmp_path, capsys):
     text = capsys.readouterr().out
     assert rc == 0
     assert "verify: 50/50 samples bit-exact (max |diff| = 0)" in text
-    assert "io_parallel" in text  # an MLP: io_parallel by default
+    assert "io_stream" in text  # the budgeted design's io type (the config's)
+    assert "The firmware is the budgeted design" in text
     assert "| net_4 | 4 | linear | weight ap_fixed<4," in text
     assert (out / "firmware" / "myproject.cpp").is_file()
     assert (out / "emit_report.md").read_text().count("verify: 50/50") == 1
@@ -78,3 +79,59 @@ def test_emit_rejects_non_fpga_accelerator(tmp_path, capsys):
     assert "\n" not in err and "needs an fpga_dataflow accelerator config" in err
     assert not (tmp_path / "p").exists()
     assert not list(tmp_path.iterdir())
+
+
+def test_emit_help_documents_every_option_with_its_default():
+    import argparse
+
+    from edmips.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    emit = sub.choices["emit"]
+    opts = [a for a in emit._actions if a.option_strings and a.dest != "help"]
+    assert {"--io-type", "--backend", "--target-ii", "--no-progress"} <= {
+        o for a in opts for o in a.option_strings
+    }
+    for a in opts:
+        assert a.help and ("default" in a.help or a.required), a.option_strings
+        if a.default not in (None, False) and not isinstance(a.default, bool):
+            assert str(a.default) in a.help, a.option_strings
+
+
+def test_override_says_the_firmware_differs_and_by_how_much(tmp_path, capsys):
+    out = tmp_path / "prj"
+    args = ["emit", "--zoo", "digits_cnn", "--bits", "4/4", "--accel", FPGA, "--out", str(out)]
+    assert main(args + ["--io-type", "parallel", "--verify", "0", "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "The firmware differs from the budgeted design" in text
+    assert "io type io_stream -> io_parallel" in text
+    assert "| **total** | budgeted |" in text and "| **total** | emitted |" in text
+    import json
+
+    e = json.loads((out / "emit.json").read_text())
+    assert e["io_type"] == "io_parallel" and e["budgeted"]["io_type"] == "io_stream"
+    assert any(d.startswith("LUT ") for d in e["differs"])
+    assert e["emitted_totals"]["lut"] != e["budgeted_totals"]["lut"]
+
+
+def test_stale_temp_folders_of_killed_emits_are_removed(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    out = tmp_path / "prj"
+    stale = tmp_path / f".prj.tmp-{dead.pid}"
+    (stale / "firmware").mkdir(parents=True)
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        busy = tmp_path / f".prj.tmp-{live.pid}"
+        busy.mkdir()
+        args = ["emit", "--zoo", "digits_mlp", "--bits", "4/4", "--out", str(out)]
+        assert main(args + ["--verify", "0", "--no-progress"]) == 0
+        assert not stale.exists(), "a dead emit's temporary folder was left behind"
+        assert busy.exists(), "a running emit's temporary folder was removed"
+    finally:
+        live.kill()
+        live.wait()

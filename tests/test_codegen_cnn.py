@@ -100,7 +100,8 @@ def test_cnn_project_files_and_report(emitted):
 def test_cnn_types_in_defines_match_allocation(emitted):
     res, _, out = emitted
     defs = _defines(out)
-    assert defs["input_t"].startswith("ap_fixed<16,")  # float first layer: 16-bit input
+    # float first layer: its input at the layer's allocated a_bits, the width hwsim costs
+    assert re.match(rf"ap_u?fixed<{ALLOC.bits['0'][1]},", defs["input_t"]), defs["input_t"]
     quant_point = {"4": "net_2", "8": "net_6"}  # ReLU feeding each quantized conv
     for layer, relu in quant_point.items():
         w_bits, a_bits = ALLOC.bits[layer]
@@ -158,3 +159,25 @@ def test_cnn_reuse_factors_are_legal_for_hls4ml(emitted):
     # the plan is the one the FPGA model costs (the emitted firmware is the simulated design)
     wl = trace_workload(res.plan.qm.model, (1, 8, 8))
     assert {lyr.name for lyr in wl} == set(rows)
+
+
+def test_cnn_reuse_factors_from_fpga_model(emitted):
+    from hwsim.fpga_plan import make_plan
+    from search.trace import trace_workload
+
+    res, _, out = emitted
+    wl = trace_workload(res.plan.qm.model, (1, 8, 8))
+    plan = make_plan(wl, ALLOC, load_config(FPGA))  # the budgeted (simulated) design
+    want = {lp.name: (lp.rf, lp.strategy) for lp in plan.layers}
+    params = (out / "firmware" / "parameters.h").read_text()
+    summary = json.loads((out / "emit.json").read_text())
+    rows = {r["module"]: r for r in summary["layers"] if r["op"] in ("conv", "linear")}
+    for layer, (rf, strategy) in want.items():
+        assert rows[layer]["reuse_factor"] == rf
+        assert rows[layer]["strategy"] == strategy
+        assert rows[layer]["budgeted"] == rows[layer]["emitted"]
+        assert rows[layer]["budgeted"]["ii_cycles"] > 0
+    # the written per-layer configs carry those reuse factors
+    found = sorted(int(v) for v in re.findall(r"reuse_factor = (\d+);", params))
+    for rf, _ in want.values():
+        assert rf in found

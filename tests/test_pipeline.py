@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -15,13 +16,15 @@ from edmips import api, pipeline
 from edmips.cli import main
 from edmips.experiment import Experiment, ExperimentError
 from edmips.pipeline import STAGES, run
+from hwsim import Allocation
 
 ROOT = Path(__file__).resolve().parents[1]
 ACC = ROOT / "accel_configs"
 
 
-def small(emit: bool = False, **search) -> Experiment:
-    """examples/digits_fpga.yaml with tiny epochs (and no firmware stage unless ``emit``)."""
+def small(emit: bool = False, fpga_sim: bool = False, **search) -> Experiment:
+    """examples/digits_fpga.yaml with tiny epochs (and no firmware stage unless ``emit``; the
+    FPGA is simulated only with ``fpga_sim``)."""
     raw = yaml.safe_load((ROOT / "examples" / "digits_fpga.yaml").read_text())
     raw["search"].update(
         {"accel": str(ACC / "fpga_xc7z020.yaml"), "epochs": 2, "batch_size": 256, **search}
@@ -29,6 +32,8 @@ def small(emit: bool = False, **search) -> Experiment:
     raw["train"] = {"epochs": 1, "batch_size": 256}
     raw["baselines"] = ["2/2"]
     raw["simulate"] = {"accels": [str(ACC / "bitfusion_eyeriss.yaml"), str(ACC / "stripes.yaml")]}
+    if fpga_sim:
+        raw["simulate"]["accels"].append(str(ACC / "fpga_xc7z020.yaml"))
     raw["emit"] = {"accel": str(ACC / "fpga_xc7z020.yaml"), "verify": 20} if emit else None
     return Experiment.from_dict(raw)
 
@@ -166,11 +171,27 @@ def test_foreign_out_folder_is_refused(tmp_path):
     assert (tmp_path / "mine.txt").read_text() == "user data"
 
 
+def _written_reuse_factors(project: Path) -> dict[str, int]:
+    """hls4ml layer name -> the reuse_factor of its config struct in firmware/parameters.h
+    (each layer's structs follow a ``// <layer name>`` comment line)."""
+    out: dict[str, int] = {}
+    layer = None
+    for line in (project / "firmware" / "parameters.h").read_text().splitlines():
+        m = re.fullmatch(r"// (\w+)", line.strip())
+        if m:
+            layer = m.group(1)
+            continue
+        m = re.search(r"reuse_factor = (\d+);", line)
+        if m and layer is not None and layer not in out:
+            out[layer] = int(m.group(1))
+    return out
+
+
 def test_full_pipeline_with_verified_firmware(tmp_path):
     """Every stage including emit: the hls4ml project is C-simulated bit-exactly (21 s measured
-    on 2 cores; 31 s when the machine is shared)."""
+    on 2 cores; 31 s when the machine is shared), and it is the simulated FPGA design."""
     out = tmp_path / "run"
-    res, _ = _quiet_run(small(emit=True, epochs=1), out)
+    res, _ = _quiet_run(small(emit=True, fpga_sim=True, epochs=1), out)
     assert res.ran == list(STAGES)
     e = json.loads((out / "firmware" / "emit.json").read_text())
     assert (e["verify"]["samples"], e["verify"]["exact"]) == (20, 20)
@@ -183,7 +204,26 @@ def test_full_pipeline_with_verified_firmware(tmp_path):
     md = (out / "report.md").read_text()
     assert e["verify"]["line"] in md
     assert f"cd {out / 'firmware'} && vitis-run --mode hls --tcl build_prj.tcl" in md
-    again, _ = _quiet_run(small(emit=True, epochs=1), out)
+    # the firmware is the simulated design: per-layer reuse factors in parameters.h, totals
+    sim = json.loads((out / "simulate" / "fpga_xc7z020.json").read_text())
+    written = _written_reuse_factors(out / "firmware")
+    macs = {r["module"]: r["name"] for r in e["layers"] if r["op"] in ("conv", "linear")}
+    assert set(macs) == {r["name"] for r in sim["layers"]}
+    for row in sim["layers"]:
+        assert written[macs[row["name"]]] == row["reuse_factor"], row["name"]
+    for k in ("lut", "dsp", "bram_18k"):
+        assert e["emitted_totals"][k] == sim["totals"][k] == e["budgeted_totals"][k], k
+    assert e["differs"] == []
+    assert "The firmware is the budgeted design" in md
+    assert "### Budgeted vs emitted design" in md
+    stored = Allocation.load(out / "simulate" / "allocation.yaml")
+    assert stored.fpga_plans["fpga_xc7z020"].to_dict() == e["budgeted"]
+    # the float first layer runs at the width hwsim costs it at (8 bits, not 16)
+    first = sim["layers"][0]
+    defines = (out / "firmware" / "firmware" / "defines.h").read_text()
+    m = re.search(r"typedef (?:nnet::array<)?ap_u?fixed<(\d+),[^;]* input_t;", defines)
+    assert m is not None and int(m.group(1)) == first["a_bits"] == 8
+    again, _ = _quiet_run(small(emit=True, fpga_sim=True, epochs=1), out)
     assert again.ran == [] and again.skipped == list(STAGES)
 
 
