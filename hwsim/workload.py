@@ -59,6 +59,7 @@ class LayerSpec:
     out_hw: tuple[int, int] | None = None
     batch: int = 1
     bias: bool = False
+    weight_density: float = 1.0  # fraction of non-zero weights (1.0 = dense; pruning lowers it)
 
     def __post_init__(self) -> None:
         where = f"layer '{self.name}'"
@@ -72,6 +73,12 @@ class LayerSpec:
             v = getattr(self, key)
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
                 raise WorkloadError(f"{where}: key '{key}': expected a positive integer, got {v!r}")
+        d = self.weight_density
+        if isinstance(d, bool) or not isinstance(d, (int, float)) or not 0.0 < d <= 1.0:
+            raise WorkloadError(
+                f"{where}: key 'weight_density': expected 0 < value <= 1, got {d!r}"
+            )
+        object.__setattr__(self, "weight_density", float(d))
         for key in ("kernel", "stride", "dilation", "in_hw"):
             p = _pair(getattr(self, key), key, where)
             if min(p) < 1:
@@ -159,6 +166,8 @@ class LayerSpec:
         d = asdict(self)
         for k in ("kernel", "stride", "padding", "dilation", "in_hw", "out_hw"):
             d[k] = list(d[k])
+        if d["weight_density"] == 1.0:
+            del d["weight_density"]  # dense is the default: keep saved workloads unchanged
         return d
 
     @classmethod
@@ -209,6 +218,7 @@ class LayerArrays:
     ifmap: np.ndarray
     ofmap: np.ndarray
     names: np.ndarray  # layer names (object array): lets a model apply per-layer settings
+    density: np.ndarray  # fraction of non-zero weights
 
     @classmethod
     def from_layers(cls, layers: Sequence[LayerSpec]) -> LayerArrays:
@@ -238,6 +248,7 @@ class LayerArrays:
             ifmap=arr(lyr.ifmap for lyr in layers),
             ofmap=arr(lyr.ofmap for lyr in layers),
             names=np.asarray([lyr.name for lyr in layers], dtype=object),
+            density=arr(lyr.weight_density for lyr in layers),
         )
 
     def reshape(self, shape: tuple[int, ...]) -> LayerArrays:

@@ -12,7 +12,7 @@ import yaml
 from hwsim.allocation import Allocation
 from hwsim.config import load_config, parse_config
 from hwsim.errors import ConfigError, HwsimError
-from hwsim.models.fpga_dataflow import bram_blocks, part_fraction, stage_costs
+from hwsim.models.fpga_dataflow import bram_blocks, part_fraction, stage_costs, table_bram
 from hwsim.reuse import (
     ReuseError,
     check_overrides,
@@ -116,29 +116,110 @@ def one_layer(spec: LayerSpec) -> LayerArrays:
     return LayerArrays.from_layers([spec]).take(0)
 
 
-def test_luts_grow_with_w_times_a_and_dsps_only_at_wide_weights(raw_cfg):
-    cfg = make_cfg(raw_cfg)
+def test_luts_and_dsps_by_both_widths_and_constant_weights(raw_cfg):
+    cfg = make_cfg(raw_cfg, basis="hls_estimate")
     p = cfg.model.params
+    m = p.multipliers
     L = one_layer(LayerSpec("conv", "conv", 8, 16, kernel=3, in_hw=10))
     ws = np.arange(1, 17, dtype=float)[:, None]
     as_ = np.arange(1, 17, dtype=float)[None, :]
+    # RF 4: weights are variables; products of <= 64 partial-product bits are LUT multipliers
     c = stage_costs(p, L, ws, as_, np.float64(4), np.bool_(True), "io_stream")
-    narrow = ws[:, 0] < p.multipliers.dsp_min_w_bits
-    lut = c["lut"][narrow]
-    assert np.all(np.diff(lut, axis=0) > 0) and np.all(np.diff(lut, axis=1) > 0)
-    # LUT multipliers: the LUT count grows with the product w*a (not only w + a)
+    lut_mult = ws * as_ <= m.lut_mult_max_bit_product
+    assert np.all(c["dsp"][lut_mult] == 0) and np.all(c["dsp"][~lut_mult] > 0)
+    lut = np.where(lut_mult, c["lut"], np.nan)
+    assert np.all(np.diff(lut, axis=0)[~np.isnan(np.diff(lut, axis=0))] > 0)
+    assert np.all(np.diff(lut, axis=1)[~np.isnan(np.diff(lut, axis=1))] > 0)
+    # a LUT multiplier's LUTs grow with the product w*a (not only w + a)
     assert c["lut"][3, 3] - c["lut"][1, 1] > 2 * (c["lut"][2, 2] - c["lut"][1, 1]) - 1e-9
-    assert np.all(c["dsp"][narrow] == 0)
-    assert np.all(c["dsp"][~narrow] > 0)
-    # a DSP multiplier: one DSP48E1 up to 25x18, and 36 multipliers at RF 4 (8*9*16/4 = 288)
-    assert c["dsp"][8, 7] == 288 and c["dsp"][15, 15] == 288
-    # more reuse: fewer multipliers
+    # one DSP48E1 up to 25x18: 288 multipliers at RF 4 (8*9*16/4); both widths decide
+    assert c["dsp"][8, 7] == 288 and c["dsp"][15, 15] == 288 and c["dsp"][7, 15] == 288
+    assert c["dsp"][3, 15] == 0  # 4x16 = 64 partial-product bits: LUTs, though a is 16
+    wide = stage_costs(
+        p, L, np.float64(32), np.float64(32), np.float64(4), np.bool_(True), "io_stream"
+    )
+    assert wide["dsp"] == 288 * 2 * 2  # 32 = 25 + 7 and 18 + 14: four DSPs per product
+    # RF 1: weights are constants; a <= 6-bit input or a < 8-bit weight never uses DSPs
+    k = stage_costs(p, L, ws, as_, np.float64(1), np.bool_(False), "io_parallel")
+    no_dsp = (as_ <= m.lut_input_bits) | (ws < m.const_dsp_min_w_bits)
+    assert np.all(k["dsp"][no_dsp] == 0)
+    frac = getattr(m.const_dsp_fraction, p.hls_tool)
+    assert np.allclose(k["dsp"][~np.broadcast_to(no_dsp, k["dsp"].shape)], 8 * 9 * 16 * frac)
+    # a constant's significant bits fit the narrow port: a 32x32 product takes 2 DSPs, not 4
+    k32 = stage_costs(
+        p, L, np.float64(32), np.float64(32), np.float64(1), np.bool_(False), "io_parallel"
+    )
+    assert k32["dsp"] == 8 * 9 * 16 * frac * 2
+    # more reuse: fewer multipliers, fewer LUTs (Resource strategy: adders shared too)
     c16 = stage_costs(
         p, L, np.float64(4), np.float64(4), np.float64(16), np.bool_(True), "io_stream"
     )
     c4 = stage_costs(p, L, np.float64(4), np.float64(4), np.float64(4), np.bool_(True), "io_stream")
     assert c16["mults"] == 72 and c4["mults"] == 288
     assert c16["lut"] < c4["lut"]
+
+
+def test_latency_strategy_keeps_every_adder_at_any_rf(raw_cfg):
+    """hls4ml's Latency strategy unrolls the accumulation: RF shares multipliers only (the
+    hls4ml-tutorial MLP keeps its LUTs from RF 1 to RF 2); Resource shares the adders."""
+    p = make_cfg(raw_cfg, basis="hls_estimate").model.params
+    L = one_layer(LayerSpec("fc", "linear", 64, 32))
+    lat = [
+        stage_costs(
+            p, L, np.float64(16), np.float64(16), np.float64(rf), np.bool_(False), "io_parallel"
+        )
+        for rf in (2, 8, 32)
+    ]
+    res = [
+        stage_costs(
+            p, L, np.float64(16), np.float64(16), np.float64(rf), np.bool_(True), "io_parallel"
+        )
+        for rf in (2, 8, 32)
+    ]
+    adders = 64 * 32 * 16 * getattr(p.multipliers.lut_per_adder_bit, p.hls_tool)
+    assert all(c["lut"] > adders for c in lat)
+    assert [float(c["dsp"]) for c in lat] == [1024.0, 256.0, 64.0]
+    assert res[2]["lut"] < res[0]["lut"] < lat[0]["lut"]
+
+
+def test_weight_sparsity_scales_multipliers(raw_cfg):
+    p = make_cfg(raw_cfg, basis="hls_estimate").model.params
+    dense = LayerArrays.from_layers([LayerSpec("fc", "linear", 64, 32)]).take(0)
+    sparse = LayerArrays.from_layers([LayerSpec("fc", "linear", 64, 32, weight_density=0.25)]).take(
+        0
+    )
+    args = (np.float64(16), np.float64(16), np.float64(2), np.bool_(False), "io_parallel")
+    d, s = stage_costs(p, dense, *args), stage_costs(p, sparse, *args)
+    assert d["mults"] == 1024 and s["mults"] == 256  # hls4ml: ceil(n_in*n_out/RF) - n_zeros/RF
+    assert s["dsp"] == d["dsp"] / 4 and s["lut"] < d["lut"] / 3
+    with pytest.raises(HwsimError, match="layer 'fc': key 'weight_density'"):
+        LayerSpec("fc", "linear", 64, 32, weight_density=0.0)
+    assert "weight_density" not in LayerSpec("fc", "linear", 4, 4).to_dict()
+    assert (
+        LayerSpec.from_dict(
+            LayerSpec("fc", "linear", 4, 4, weight_density=0.5).to_dict()
+        ).weight_density
+        == 0.5
+    )
+
+
+def test_synthesis_basis_scales_the_estimate(raw_cfg):
+    est = make_cfg(raw_cfg, basis="hls_estimate").model.params
+    syn = make_cfg(raw_cfg, basis="synthesis").model.params
+    L = one_layer(LayerSpec("conv", "conv", 8, 16, kernel=3, in_hw=30))  # 28x28 outputs
+    args = (np.float64(8), np.float64(16), np.float64(1), np.bool_(False), "io_stream")
+    e, s = stage_costs(est, L, *args), stage_costs(syn, L, *args)
+    f = syn.synthesis_factor
+    assert np.isclose(s["lut"], e["lut"] * f.lut) and np.isclose(s["dsp"], e["dsp"] * f.dsp)
+    # FIFOs: 2 x 16 channels of 784 16-bit words (12.5 Kib: one BRAM_18K each; deeper than
+    # an SRL32)
+    assert e["fifo_bram_18k"] == 2 * 16 and s["fifo_bram_18k"] == np.ceil(32 * f.bram_18k)
+    assert s["ii_cycles"] == e["ii_cycles"]
+
+
+def test_table_bram_replicates_for_parallel_lookups():
+    assert table_bram(np.float64(64)) == 32  # hls4ml CI: Dense(64) + ELU uses 32 BRAM_18K
+    assert table_bram(np.float64(1)) == 1 and table_bram(np.float64(5), 4096, 18) == 12
 
 
 def test_weights_go_to_bram_only_with_resource_strategy_and_rf_gt_1(raw_cfg):
@@ -159,24 +240,32 @@ def test_weights_go_to_bram_only_with_resource_strategy_and_rf_gt_1(raw_cfg):
 def test_io_parallel_and_stream_timing(raw_cfg):
     p = make_cfg(raw_cfg).model.params
     t = p.timing
+    clk = 1000.0 / p.tech.freq_mhz
     dense = one_layer(LayerSpec("fc", "linear", 64, 10))
     for rf in (1, 2, 8, 64):
         c = stage_costs(
             p, dense, np.float64(4), np.float64(4), np.float64(rf), np.bool_(True), "io_parallel"
         )
         assert c["ii_cycles"] == rf
-        assert c["latency_cycles"] == rf + t.dense_overhead_cycles + np.ceil(
-            6 / t.adder_levels_per_cycle
-        )
+        # no fixed overhead: a multiply and 6 adder levels fit one 10 ns cycle
+        depth = max(1, np.ceil((t.mult_ns + 6 * t.adder_level_ns) / clk))
+        assert c["latency_cycles"] == rf - 1 + depth == rf
     conv = one_layer(LayerSpec("conv", "conv", 4, 4, kernel=3, in_hw=10))  # out 8x8, N = 10x10
     c = stage_costs(
         p, conv, np.float64(4), np.float64(4), np.float64(2), np.bool_(False), "io_stream"
     )
-    assert c["ii_cycles"] == 100 * 2
+    assert c["ii_cycles"] == c["latency_cycles"] == 100 * 2 + 1 + t.conv_stream_cycles
     c = stage_costs(
         p, conv, np.float64(4), np.float64(4), np.float64(2), np.bool_(False), "io_parallel"
     )
     assert c["ii_cycles"] == 64 * 2
+    # a slower clock / wider products / deeper trees take more cycles
+    fast = make_cfg(raw_cfg, tech__freq_mhz=400).model.params
+    deep = one_layer(LayerSpec("fc", "linear", 4096, 10))
+    c = stage_costs(
+        fast, deep, np.float64(32), np.float64(32), np.float64(1), np.bool_(False), "io_parallel"
+    )
+    assert c["latency_cycles"] == np.ceil((2 * t.mult_ns + 12 * t.adder_level_ns) / 2.5)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,46 +1,64 @@
 """FPGA dataflow accelerator in the style of hls4ml: one hardware stage per layer, all pipelined.
 
 Every conv/linear layer is a dense engine computing one output pixel (n_out outputs from n_in =
-kh*kw*C/groups inputs) with ``ceil(n_in*n_out/RF)`` multipliers (hls4ml's multiplier_limit), RF
-being the layer's reuse factor. The stages run concurrently (``aggregate = "pipeline"``): the
-design accepts a new image every max-over-layers II cycles, and an image's latency is the sum of
-stage latencies along the graph's critical path (an upper bound for io_stream, where stages
-also overlap within one image).
+kh*kw*C/groups inputs). Of its n_in*n_out weights a fraction ``weight_density`` is non-zero
+(zeros fold away, hls4ml's ``n_zeros``); with reuse factor RF it instantiates
+``ceil(nonzero/RF)`` multipliers (hls4ml's ``multiplier_limit``). The stages run concurrently
+(``aggregate = "pipeline"``): the design accepts a new image every max-over-layers II cycles,
+and an image's latency is the sum of stage latencies along the graph's critical path.
 
-Timing per image (cycles), with P = output pixels, N = padded input pixels
-((out_h-1)*stride+kh) x ((out_w-1)*stride+kw) (1 for linear layers) and
-``depth = dense_overhead_cycles + ceil(log2(n_in) / adder_levels_per_cycle)``:
+The formulas follow the C++ hls4ml generates (``nnet_dense_latency.h``,
+``nnet_dense_resource.h``, ``nnet_conv2d_stream.h``, ``nnet_dense_stream.h``) and are checked
+against public hls4ml reports by ``bench/hls4ml_reference.py``; the few fitted coefficients
+are stated in the config with their source.
 
-* io_parallel: the engine evaluates the P output pixels in turn: II = P*RF, latency II + depth.
-* io_stream, Latency strategy: the input-pixel loop is pipelined at II = RF
-  (``nnet_conv2d_stream.h``): II = N*RF, latency II + depth.
-* io_stream, Resource strategy: the loop is not pipelined; a pixel that completes no window
-  costs ``stream_pixel_cycles``, one that does costs RF + depth:
-  II = (N-P)*stream_pixel_cycles + P*(RF + depth), latency II.
+Multipliers and DSPs. At RF 1 every weight is a constant folded into the logic: a constant
+times an input of at most ``lut_input_bits`` (6, a LUT6's inputs) is one LUT per product bit;
+a constant narrower than ``const_dsp_min_w_bits`` is a few shifted adds; of the other constant
+products HLS maps a tool-dependent fraction ``const_dsp_fraction`` to DSPs (it depends on the
+trained values, which the model does not see). At RF > 1 the weights are variables: products
+of more than ``lut_mult_max_bit_product`` partial-product bits use
+``ceil(wide/port_a)*ceil(narrow/port_b)`` DSPs each, smaller ones are LUT multipliers of
+``lut_per_bit_product*w*a`` LUTs. A constant's significant bits fit the narrow port, so a
+wide constant product takes only ``ceil(wide/port_a)`` DSPs.
 
-A batch of B images takes (B-1)*II + latency cycles (``compute_cycles``); ``ii_cycles`` is per
-image.
+LUTs. Latency strategy: the accumulation is unrolled, one accumulator-wide adder
+(``lut_per_adder_bit`` LUTs per bit) per non-zero product at any RF; Resource strategy: one
+per multiplier. Constant products in LUTs cost ``min(w+a, acc)`` LUTs; at RF > 1 each shared
+multiplier's input mux (``min(RF, n_in)`` ways) and, with the Latency strategy, weight mux
+(RF ways) cost ``lut_per_mux_bit`` per bit and extra way (a LUT6 is a 4:1 mux). io_stream
+convs keep (kh-1) lines in shift registers (``srl_bits_per_lut``). With Resource and RF > 1
+weights are a memory RF words deep and ``multipliers*w`` bits wide: BRAM_18K at the best
+aspect ratio when the layer has at least ``bram_min_weight_bits``, else LUTRAM.
 
-Resources (counts):
+BRAM_18K. Weight memories as above; io_stream FIFOs: ``fifos_per_stage`` streams of the
+stage's output shape, one FIFO per channel as deep as the output pixels, in BRAM when deeper
+than ``fifo_srl_max_depth``; activation tables (:func:`table_bram`, used where activations
+are costed) replicated for parallel lookups.
 
-* multipliers with weight width >= ``dsp_min_w_bits`` map to DSP slices,
-  ``ceil(w/dsp_port_a_bits)*ceil(a/dsp_port_b_bits)`` each, and accumulate in the DSP's adder;
-  narrower ones are LUT multipliers of ``lut_per_bit_product*w*a + lut_per_mult`` LUTs plus an
-  accumulator adder of ``lut_per_adder_bit*(w + a + ceil(log2 n_in))`` LUTs (hls4ml's exact
-  'auto' accumulator width).
-* weights: with the Latency strategy or RF 1 they are constants folded into the multipliers.
-  With Resource and RF > 1 they are a memory RF words deep and ``multipliers*w`` bits wide: in
-  BRAM_18K when the layer has at least ``bram_min_weight_bits`` weight bits
-  (``ceil(width/36)*ceil(RF/512)`` blocks as in hls4ml's own estimate, or fewer at a better
-  aspect ratio from ``bram_shapes_bits_x_words``), else in LUTRAM
-  (``width*ceil(RF/64)`` LUTs).
-* io_stream convs keep (kh-1) lines of C channels at ``a`` bits in shift registers:
-  ``ceil(bits/srl_bits_per_lut)`` LUTs. Every layer adds ``lut_per_layer`` LUTs of control.
+Timing per image (cycles), with P = output pixels, N = padded input pixels, no fixed
+overhead: ``depth = max(1, ceil((mult_ns*DSP chain + adder_level_ns*ceil(log2(density*n_in)))
+/ clock))``.
 
-Energy (pJ): per MAC ``dsp_mac_pj`` x DSPs per multiplier, or ``lut_mult_pj_per_bit_product*w*a
-+ adder_pj_per_bit*accumulator bits``; weight reads from BRAM/LUTRAM at ``*_read_pj_per_bit``;
-static power of the part x the layer's cycles. There is no DRAM: weights live on chip and
-activations stream through FIFOs (host I/O is not counted).
+* io_parallel: II = P*RF, latency = II - 1 + depth.
+* io_stream, Latency strategy: a conv's pixel loop runs at II = RF: latency = N*RF + depth +
+  ``conv_stream_cycles``; a dense layer RF + depth. Stream layers are not pipelined across
+  images, so II = latency.
+* io_stream, Resource strategy: a pixel that completes no window costs
+  ``stream_pixel_cycles``, one that does RF + depth: II = (N-P)*stream_pixel_cycles +
+  P*(RF + depth), latency II.
+
+``basis`` says what the numbers mean: ``hls_estimate`` (the HLS C-synthesis report) or
+``synthesis`` (Vivado's post-synthesis utilisation: LUT and DSP times ``synthesis_factor``,
+FIFO BRAM times its factor). ``hls_tool`` picks the per-tool coefficients (Vivado HLS <=
+2020.1 or Vitis HLS).
+
+A batch of B images takes (B-1)*II + latency cycles (``compute_cycles``).
+
+Energy (pJ): per MAC ``dsp_mac_pj`` x DSPs per product on the DSP fraction, else
+``lut_mult_pj_per_bit_product*w*a``, plus ``adder_pj_per_bit*accumulator bits``; weight reads
+from BRAM/LUTRAM at ``*_read_pj_per_bit``; static power of the part x the layer's cycles. There
+is no DRAM: weights live on chip and activations stream through FIFOs (host I/O is not counted).
 
 The reuse factor of a layer comes from ``reuse``: a per-layer override, else the policy
 ``fixed`` (``default_rf``, snapped to the closest legal value for the Resource strategy) or
@@ -74,13 +92,37 @@ class Part(Section):
     bram_18k: int = Field(ge=0, description="18 Kib block RAMs")
 
 
+Tool = Literal["vivado_hls", "vitis_hls"]
+
+
+class PerTool(Section):
+    """A coefficient that differs between the HLS tool generations (Vivado HLS <= 2020.1, Vitis
+    HLS >= 2023.1): they map the same C++ differently (constant multiplications above all)."""
+
+    vivado_hls: float = Field(ge=0)
+    vitis_hls: float = Field(ge=0)
+
+
 class Multipliers(Section):
-    dsp_min_w_bits: int = Field(ge=1, description="weights at least this wide use DSP slices")
-    dsp_port_a_bits: int = Field(ge=1, description="DSP multiplier port A width, bits")
-    dsp_port_b_bits: int = Field(ge=1, description="DSP multiplier port B width, bits")
+    dsp_port_a_bits: int = Field(ge=1, description="DSP multiplier wide port, bits")
+    dsp_port_b_bits: int = Field(ge=1, description="DSP multiplier narrow port, bits")
+    lut_mult_max_bit_product: int = Field(
+        ge=0, description="variable x variable products with w*a up to this are LUT multipliers"
+    )
     lut_per_bit_product: float = Field(ge=0, description="LUTs per w*a of a LUT multiplier")
-    lut_per_mult: float = Field(ge=0, description="constant LUTs per LUT multiplier")
-    lut_per_adder_bit: float = Field(ge=0, description="LUTs per accumulator bit")
+    lut_input_bits: int = Field(
+        ge=1, description="LUT inputs: a constant times an input this narrow is a table per bit"
+    )
+    const_dsp_min_w_bits: int = Field(
+        ge=1, description="narrower constant weights become shift-and-add logic, not DSPs"
+    )
+    const_dsp_fraction: PerTool = Field(
+        description="fraction of the other constant-weight products that HLS puts on DSPs"
+    )
+    lut_per_adder_bit: PerTool = Field(description="LUTs per accumulator bit per product")
+    lut_per_mux_bit: float = Field(
+        ge=0, description="LUTs per operand bit and extra input of a shared multiplier's mux"
+    )
 
 
 class WeightMemory(Section):
@@ -92,13 +134,32 @@ class WeightMemory(Section):
     srl_bits_per_lut: int = Field(
         default=32, ge=1, description="shift-register bits per LUT (SRL32)"
     )
+    fifos_per_stage: int = Field(
+        default=2,
+        ge=0,
+        description="io_stream FIFOs of a stage's output shape (layer + activation)",
+    )
+    fifo_srl_max_depth: int = Field(
+        default=32, ge=1, description="io_stream FIFOs deeper than this go to BRAM_18K"
+    )
 
 
 class Timing(Section):
-    dense_overhead_cycles: int = Field(ge=0, description="fixed cycles of one dense evaluation")
-    adder_levels_per_cycle: float = Field(gt=0, description="adder-tree levels per clock")
+    mult_ns: float = Field(gt=0, description="delay of one DSP multiplication, ns")
+    adder_level_ns: float = Field(gt=0, description="delay of one adder-tree level, ns")
+    conv_stream_cycles: float = Field(
+        ge=0, description="io_stream conv: cycles beyond the pixel loop (window fill, write)"
+    )
     stream_pixel_cycles: float = Field(ge=0, description="cycles per streamed pixel without output")
     lut_per_layer: float = Field(ge=0, description="control LUTs per layer")
+
+
+class SynthesisFactor(Section):
+    """Post-synthesis / HLS-estimate ratio, fitted on designs that report both."""
+
+    lut: float = Field(gt=0)
+    dsp: float = Field(gt=0)
+    bram_18k: float = Field(gt=0)
 
 
 class FpgaEnergy(Section):
@@ -137,6 +198,9 @@ class FpgaDataflowParams(Section):
     tech: Tech
     part: Part
     io_type: Literal["io_stream", "io_parallel"]
+    hls_tool: Tool = "vitis_hls"
+    basis: Literal["hls_estimate", "synthesis"] = "hls_estimate"
+    synthesis_factor: SynthesisFactor
     reuse: Reuse = Field(default_factory=Reuse)
     multipliers: Multipliers
     weight_memory: WeightMemory
@@ -160,6 +224,14 @@ def bram_blocks(
     return np.min([np.ceil(width_bits / w) * np.ceil(depth_words / d) for w, d in shapes], axis=0)
 
 
+def table_bram(n_lookups: np.ndarray, entries: int = 1024, bits: int = 18) -> np.ndarray:
+    """BRAM_18K blocks of one activation lookup table (hls4ml's softmax/ELU/sigmoid tables,
+    ``table_size`` entries of ``bits``) read by ``n_lookups`` outputs in the same cycle: a block
+    has two read ports, so the table is replicated ``ceil(n_lookups/2)`` times."""
+    per_copy = np.ceil(entries * bits / 18432.0)
+    return np.ceil(np.asarray(n_lookups, dtype=np.float64) / 2.0) * per_copy
+
+
 def stage_costs(
     p: FpgaDataflowParams,
     L: LayerArrays,
@@ -168,48 +240,108 @@ def stage_costs(
     rf: np.ndarray,
     resource: np.ndarray,
     io_type: str,
+    acc_bits: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """One stage per layer at reuse factor ``rf`` (Resource strategy where ``resource``).
 
-    Returns arrays (broadcast of the inputs): ii_cycles, latency_cycles (per image), mults,
-    dsp, lut, bram_18k (counts), dsp_mult (bool), acc_bits, stored/in_bram (weight placement).
+    ``acc_bits`` is the accumulator width (hls4ml's ``accum_t``); by default hls4ml's 'auto'
+    width ``w + a + ceil(log2 n_in)``. Returns arrays (broadcast of the inputs): ii_cycles,
+    latency_cycles (per image), mults, dsp, lut, bram_18k (counts, on the config's ``basis``),
+    dsp_fraction (of the products, on DSPs), dsp_per_mult, acc_bits, stored/in_bram (weight
+    placement).
     """
     m, mem, t = p.multipliers, p.weight_memory, p.timing
     rf = np.asarray(rf, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    a = np.asarray(a, dtype=np.float64)
     n_in, n_out, P = L.reduction, L.cout, L.out_pixels
     hp = (L.out_h - 1) * L.sh + L.kh
     wp = (L.out_w - 1) * L.sw + L.kw
     npix = np.where(L.is_linear, 1.0, hp * wp)
-    mults = np.ceil(n_in * n_out / rf)
-    depth = t.dense_overhead_cycles + np.ceil(_log2ceil(n_in) / t.adder_levels_per_cycle)
-    if io_type == "io_parallel":
-        ii = P * rf
-        lat = ii + depth
-    else:
-        ii_lat = npix * rf
-        ii_res = (npix - P) * t.stream_pixel_cycles + P * (rf + depth)
-        ii = np.where(resource, ii_res, ii_lat)
-        lat = np.where(resource, ii_res, ii_lat + depth)
-    dsp_mult = w >= m.dsp_min_w_bits
-    dsp_per = np.ceil(w / m.dsp_port_a_bits) * np.ceil(a / m.dsp_port_b_bits)
-    dsp = np.where(dsp_mult, mults * dsp_per, 0.0)
-    acc = w + a + _log2ceil(n_in)
-    lut_mult = np.where(
-        dsp_mult,
-        0.0,
-        mults * (m.lut_per_bit_product * w * a + m.lut_per_mult + m.lut_per_adder_bit * acc),
+    density = L.density
+    products = n_in * n_out  # per output pixel
+    nonzero = np.ceil(density * products)  # zero weights fold away (hls4ml's n_zeros)
+    mults = np.ceil(nonzero / rf)  # hls4ml's multiplier_limit
+    acc = w + a + _log2ceil(n_in) if acc_bits is None else np.asarray(acc_bits, np.float64)
+
+    # -- which products are DSPs --
+    # At RF 1 every weight is a constant folded into the logic. A constant times an input of
+    # at most lut_input_bits bits is, per product bit, one LUT; a narrow constant is a few
+    # shifted adds; the rest HLS maps partly to DSPs (how many depends on the trained values'
+    # canonical-signed-digit terms, which the model does not see: a per-tool fraction).
+    const = rf <= 1
+    wide, narrow = np.maximum(w, a), np.minimum(w, a)
+    const_frac = getattr(m.const_dsp_fraction, p.hls_tool)
+    frac_const = np.where((a <= m.lut_input_bits) | (w < m.const_dsp_min_w_bits), 0.0, const_frac)
+    frac_var = np.where(w * a > m.lut_mult_max_bit_product, 1.0, 0.0)
+    dsp_frac = np.where(const, frac_const, frac_var)
+    # a wide product spans several DSPs; a constant's significant bits fit the narrow port
+    # (trained weights are below 1), so only the input is split along the wide port
+    dsp_per = np.where(
+        const,
+        np.ceil(wide / m.dsp_port_a_bits),
+        np.ceil(wide / m.dsp_port_a_bits) * np.ceil(narrow / m.dsp_port_b_bits),
     )
+    dsp = mults * dsp_frac * dsp_per
+
+    # -- LUTs --
+    # Latency strategy (nnet_dense_latency.h): the accumulation is unrolled, every non-zero
+    # product feeds one adder of the accumulator's width (an n-input sum is n-1 adds plus the
+    # bias) whatever the RF. Resource strategy (nnet_dense_resource.h): the RF loop reuses one
+    # adder per multiplier. A constant product in LUTs costs about one LUT per kept product
+    # bit; a variable LUT multiplier lut_per_bit_product*w*a. At RF > 1 each shared multiplier
+    # selects its input among min(RF, n_in) and, with the Latency strategy, its weight among
+    # RF constants (muxes); with the Resource strategy weights come from a memory.
+    adders = np.where(resource, mults, nonzero) * getattr(m.lut_per_adder_bit, p.hls_tool) * acc
+    const_lut = nonzero * (1.0 - dsp_frac) * np.minimum(w + a, acc)
+    var_lut = mults * (1.0 - dsp_frac) * m.lut_per_bit_product * w * a
+    in_ways = np.maximum(np.minimum(rf, n_in) - 1.0, 0.0)
+    w_ways = np.where(resource, 0.0, np.maximum(rf - 1.0, 0.0))
+    mux = mults * m.lut_per_mux_bit * (a * in_ways + w * w_ways)
+    lut_mult = np.where(const, const_lut, var_lut + mux)
+
+    # -- weight storage (Resource strategy, RF > 1) --
     stored = resource & (rf > 1)
-    in_bram = stored & (n_in * n_out * w >= mem.bram_min_weight_bits)
+    in_bram = stored & (nonzero * w >= mem.bram_min_weight_bits)
     width = mults * w
     bram = np.where(in_bram, bram_blocks(width, rf, mem.bram_shapes_bits_x_words), 0.0)
     lutram = np.where(stored & ~in_bram, width * np.ceil(rf / mem.lutram_depth_words), 0.0)
-    if io_type == "io_stream":
+
+    # -- timing: no fixed overhead; the adder tree's depth in clock cycles --
+    clk_ns = 1000.0 / p.tech.freq_mhz
+    m_dsp_chain = np.where(dsp_frac > 0, dsp_per, 1.0) * t.mult_ns
+    path_ns = m_dsp_chain + t.adder_level_ns * _log2ceil(np.maximum(density * n_in, 1.0))
+    depth = np.maximum(np.ceil(path_ns / clk_ns - 1e-9), 1.0)
+    if io_type == "io_parallel":
+        ii = P * rf
+        lat = ii - 1.0 + depth
+        lut_lb = 0.0
+        fifo_bram = np.zeros(np.shape(P))
+    else:
+        # the pixel loop runs at II = RF (nnet_conv2d_stream.h); stream layers are not
+        # pipelined across images, so the stage's II is its latency
+        conv_lat = npix * rf + depth + t.conv_stream_cycles
+        ii_lat = np.where(L.is_linear, rf + depth, conv_lat)
+        ii_res = (npix - P) * t.stream_pixel_cycles + P * (rf + depth)
+        ii = np.where(resource, ii_res, ii_lat)
+        lat = ii
         lb_bits = np.where(L.is_linear, 0.0, (L.kh - 1) * wp * L.cin * a)
         lut_lb = np.ceil(lb_bits / mem.srl_bits_per_lut)
-    else:
-        lut_lb = 0.0
-    lut = lut_mult + lutram + lut_lb + t.lut_per_layer
+        # one FIFO per output channel, as deep as the output pixels (hls4ml's default depth)
+        fifo_bram = np.where(
+            mem.fifo_srl_max_depth < P,
+            mem.fifos_per_stage * n_out * np.ceil(P * a / 18432.0),
+            0.0,
+        )
+    lut = adders + lut_mult + lutram + lut_lb + t.lut_per_layer
+    bram = bram + fifo_bram
+    if p.basis == "synthesis":
+        f = p.synthesis_factor
+        # the BRAM factor was fitted on FIFO (and table) memories; weight memories are whole
+        # blocks in both reports
+        synth_fifo = np.ceil(fifo_bram * f.bram_18k)
+        lut, dsp, bram = lut * f.lut, dsp * f.dsp, bram - fifo_bram + synth_fifo
+        fifo_bram = synth_fifo
     out = {
         "ii_cycles": ii,
         "latency_cycles": lat,
@@ -217,7 +349,8 @@ def stage_costs(
         "dsp": dsp,
         "lut": lut,
         "bram_18k": bram,
-        "dsp_mult": dsp_mult,
+        "fifo_bram_18k": fifo_bram,
+        "dsp_fraction": dsp_frac,
         "dsp_per_mult": dsp_per,
         "acc_bits": acc,
         "stored": stored,
@@ -353,10 +486,11 @@ class FpgaDataflow(Accelerator):
         ii, lat = c["ii_cycles"], c["latency_cycles"]
         compute = (L.batch - 1) * ii + lat
         macs = L.macs
-        e_mac = macs * np.where(
-            c["dsp_mult"],
-            e.dsp_mac_pj * c["dsp_per_mult"],
-            e.lut_mult_pj_per_bit_product * w * a + e.adder_pj_per_bit * c["acc_bits"],
+        frac = c["dsp_fraction"]
+        e_mac = macs * (
+            frac * e.dsp_mac_pj * c["dsp_per_mult"]
+            + (1.0 - frac) * e.lut_mult_pj_per_bit_product * w * a
+            + e.adder_pj_per_bit * c["acc_bits"]
         )
         weight_reads = np.where(c["stored"], macs * w, 0.0)
         e_sram = weight_reads * np.where(
