@@ -150,7 +150,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=bit_list,
         default=None,
         help="candidate weight bit-widths (default 1,2,3,4; 2,3,4 for --family fixed, whose weights need"
-        " at least 2 bits); widths the accelerator lacks are dropped with a notice",
+        " at least 2 bits: search.api.DEFAULT_W_BITS); widths the accelerator lacks are dropped with a notice",
     )
     p.add_argument(
         "--a-bits",
@@ -159,10 +159,50 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="candidate activation bit-widths (default 2,3,4)",
     )
     p.add_argument(
+        "--preset",
+        default="converge",
+        choices=["converge", "paper"],
+        help="architecture-parameter settings: converge (default: Adam lr 0.05, softmax temperature"
+        " annealed 1 -> 0.03, first 25%% of the epochs a warm-up without the cost term, lambda"
+        " controller aimed at 0.95x the target) or paper (EdMIPS: SGD lr 0.01 on the weights' step"
+        " schedule, no annealing, no warm-up); the options below override single values",
+    )
+    p.add_argument(
+        "--arch-optimizer",
+        default=None,
+        choices=["adam", "sgd"],
+        help="optimizer of the architecture parameters (default: the preset's)",
+    )
+    p.add_argument(
         "--lra",
         type=float,
-        default=0.01,
-        help="architecture (alpha) learning rate (SGD, momentum 0.9, weight decay 1e-4; default 0.01)",
+        default=None,
+        help="architecture (alpha) learning rate per step (default: the preset's, 0.05 / paper 0.01)",
+    )
+    p.add_argument(
+        "--temp-start",
+        type=float,
+        default=None,
+        help="softmax temperature of the alphas after the warm-up (default 1)",
+    )
+    p.add_argument(
+        "--temp-end",
+        type=float,
+        default=None,
+        help="softmax temperature at the last step, geometric in between (default 0.03; paper 1)",
+    )
+    p.add_argument(
+        "--warmup",
+        type=float,
+        default=None,
+        help="fraction of the epochs that train weights only (alphas frozen, no cost; default 0.25)",
+    )
+    p.add_argument(
+        "--init",
+        default=None,
+        metavar="MODEL.pt",
+        help="warm start: copy the weights of a trained model.pt (edmips train, e.g. --bits 8/8)"
+        " or of a search checkpoint before searching",
     )
     p.add_argument("--out", default="runs/search", help="output folder (default runs/search)")
     p.add_argument(
@@ -187,11 +227,7 @@ def run(args: argparse.Namespace) -> int:
         metric = tmetric
     if metric is None:
         metric = "bitops" if args.accel is None else "latency"
-    cfg = config_from_args(
-        SearchConfig,
-        args,
-        metric=metric,
-        w_bits=args.w_bits or ([2, 3, 4] if args.family == "fixed" else [1, 2, 3, 4]),
-    )
+    # w_bits=None and preset fields left None take the config's defaults (search.api)
+    cfg = config_from_args(SearchConfig, args, metric=metric)
     search(cfg)
     return 0

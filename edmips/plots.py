@@ -50,6 +50,50 @@ def plot_allocation(
     _save(fig, path)
 
 
+def plot_bit_probabilities(
+    log: Sequence[dict], path: str | os.PathLike, title: str = "", max_layers: int = 24
+) -> None:
+    """Each searched layer's bit probabilities over the search epochs (one small panel per layer,
+    weights solid, activations dashed), as the EdMIPS paper's figures show them.
+
+    ``log``: the records of ``search_log.jsonl`` (with ``pw``/``pa``: layer -> probabilities).
+    Layers beyond ``max_layers`` are left out (the title says so).
+    """
+    recs = [r for r in log if "pw" in r]
+    if not recs:
+        raise ValueError("search log has no per-layer probabilities (pw/pa)")
+    layers = list(recs[-1]["pw"])
+    shown = layers[:max_layers]
+    cfg = recs[-1].get("candidates", {})
+    ep = [r["epoch"] for r in recs]
+    cols = min(4, len(shown))
+    rows = -(-len(shown) // cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.0 * cols, 2.2 * rows), squeeze=False, sharex=True, sharey=True
+    )
+    for k, name in enumerate(shown):
+        ax = axes[k // cols][k % cols]
+        pw = np.asarray([r["pw"][name] for r in recs])
+        pa = np.asarray([r["pa"][name] for r in recs])
+        wl = cfg.get("w_bits", list(range(1, pw.shape[1] + 1)))
+        al = cfg.get("a_bits", list(range(1, pa.shape[1] + 1)))
+        for i in range(pw.shape[1]):
+            ax.plot(ep, pw[:, i], "-", color=f"C{i}", label=f"w{wl[i]}")
+        for j in range(pa.shape[1]):
+            ax.plot(ep, pa[:, j], "--", color=f"C{j + 5}", label=f"a{al[j]}")
+        ax.set_title(f"layer {name}", fontsize=8)
+        ax.set_ylim(0, 1.02)
+        ax.tick_params(labelsize=7)
+        if k == 0:
+            ax.legend(fontsize=6, ncol=2)
+    for k in range(len(shown), rows * cols):
+        axes[k // cols][k % cols].axis("off")
+    extra = f" (first {max_layers} of {len(layers)} layers)" if len(layers) > max_layers else ""
+    fig.suptitle((title or "bit probabilities over search epochs") + extra, fontsize=9)
+    fig.supxlabel("epoch", fontsize=8)
+    _save(fig, path)
+
+
 @dataclass
 class Point:
     """One network on an accuracy-vs-cost plot."""

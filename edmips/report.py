@@ -55,12 +55,42 @@ def _synthesis_section(report_md: Path) -> list[str]:
     return out
 
 
+def _decision_lines(ss: dict[str, Any]) -> list[str]:
+    """How decided the search ended, what the repair changed, and uniform equivalents."""
+    out = []
+    if "mean_max_prob" in ss:
+        changed = ss.get("repair_changed") or {}
+        rep = (
+            "repair changed "
+            + ", ".join(f"{n} {v['argmax']} -> {v['repaired']}" for n, v in changed.items())
+            + f" ({ss.get('repair_reason')})"
+            if changed
+            else "the repair changed no layer (the argmax met the target by itself)"
+        )
+        out.append(
+            f"- how decided: mean max-probability {ss['mean_max_prob']:.3f}"
+            f" (lowest {ss['min_max_prob']:.3f}) over the searched layers' weight and"
+            f" activation distributions; {rep}"
+        )
+    if ss.get("uniform_equal"):
+        out.append(
+            f"- the searched allocation equals a uniform allocation: {ss['uniform_equal']}"
+            " in every searched layer"
+        )
+    if ss.get("uniform_meets_target"):
+        out.append(
+            "- the target is met within 10% by a uniform allocation"
+            f" ({', '.join(ss['uniform_meets_target'])}): it does not need a mixed one"
+        )
+    return out
+
+
 def write_report(run_dir: str | os.PathLike, exp: Experiment) -> Path:
     """Write ``run_dir/report.md`` and its PNGs under ``run_dir/plots``; returns the report path."""
     from hwsim import Allocation, Report, plot_reports
 
     from .pipeline import METRIC_TOTAL, TOTAL_UNIT, accel_key
-    from .plots import Point, plot_accuracy_vs_cost, plot_allocation
+    from .plots import Point, plot_accuracy_vs_cost, plot_allocation, plot_bit_probabilities
 
     run = Path(run_dir)
     plots = run / "plots"
@@ -91,6 +121,7 @@ def write_report(run_dir: str | os.PathLike, exp: Experiment) -> Path:
         f"- achieved: {ss['achieved_text']} = {ss['achieved_rel']:.3f}x of uniform 8/8"
         f" ({'repaired from the argmax' if ss['repaired'] else 'argmax allocation'};"
         f" argmax cost {_g(ss['argmax_cost'])} {unit})",
+        *_decision_lines(ss),
         f"- supernet test accuracy after {ss['epochs']} epochs:"
         f" {_g(100 * ss['final_test_acc_supernet'])}%",
         "",
@@ -102,6 +133,17 @@ def write_report(run_dir: str | os.PathLike, exp: Experiment) -> Path:
         md.append(f"| {n} | {w} | {a} | {'yes' if n in ss['float_layers'] else ''} |")
     plot_allocation(alloc, names, plots / "allocation.png")
     md += ["", "![per-layer bits](plots/allocation.png)", ""]
+    log_path = run / "search" / "search_log.jsonl"
+    log = [json.loads(x) for x in log_path.read_text().splitlines() if x.strip()]
+    if any("pw" in r for r in log):
+        plot_bit_probabilities(log, plots / "bit_probabilities.png")
+        md += [
+            "Bit probabilities of every searched layer over the search epochs (weights solid,"
+            " activations dashed):",
+            "",
+            "![bit probabilities over epochs](plots/bit_probabilities.png)",
+            "",
+        ]
 
     # accuracy
     md += [

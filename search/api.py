@@ -14,6 +14,42 @@ from .errors import SearchError
 # keys of SearchConfig that may differ between a run and its resumption
 RESUME_FREE = {"resume", "force", "workers", "out", "progress", "epochs"}
 
+#: Default candidate weight widths per quantizer family (the one place they are set; the CLI,
+#: experiment files and pareto leave ``w_bits`` unset to get these). ``fixed`` weights map onto a
+#: symmetric ``ap_fixed``, which needs at least 2 bits.
+DEFAULT_W_BITS: dict[str, list[int]] = {"paper": [1, 2, 3, 4], "fixed": [2, 3, 4]}
+DEFAULT_A_BITS: list[int] = [2, 3, 4]
+
+#: Search presets: the architecture parameters' optimizer and schedule.
+#: ``converge`` (the default) is what reaches a decided allocation in the 10^2-10^4 steps this tool
+#: runs: Adam on the alphas (betas 0.5/0.999 and no weight decay, as DARTS, Liu et al. ICLR 2019),
+#: a softmax temperature annealed geometrically from 1 to 0.03 over the post-warm-up steps (as
+#: FBNet anneals its Gumbel-softmax temperature, Wu et al. CVPR 2019), the first 25% of the epochs
+#: a warm-up with the alphas frozen and the cost term off, and the lambda controller aiming at
+#: 0.95x the budget so the final argmax lands in [0.9, 1.0]x without repair.
+#: ``paper`` keeps EdMIPS's own settings (Cai & Vasconcelos, CVPR 2020, github.com/zhaoweicai/EdMIPS:
+#: alphas on SGD lr 0.01, momentum 0.9, weight decay 1e-4, the same step schedule as the weights,
+#: no temperature, no warm-up; its ImageNet runs: 25 epochs, batch 256, weights lr 0.1 stepped x0.1
+#: every 10 epochs, i.e. ~10^5 alpha updates), with the controller aiming at the budget itself.
+PRESETS: dict[str, dict[str, Any]] = {
+    "converge": {
+        "arch_optimizer": "adam",
+        "lra": 0.05,
+        "temp_start": 1.0,
+        "temp_end": 0.03,
+        "warmup": 0.25,
+        "setpoint": 0.95,
+    },
+    "paper": {
+        "arch_optimizer": "sgd",
+        "lra": 0.01,
+        "temp_start": 1.0,
+        "temp_end": 1.0,
+        "warmup": 0.0,
+        "setpoint": 1.0,
+    },
+}
+
 
 def _from_dict(cls: type, raw: dict[str, Any]) -> Any:
     known = {f.name for f in fields(cls)}
@@ -45,16 +81,23 @@ class SearchConfig(_DictConfig):
     metric: str = "latency"
     target: str | None = None  # e.g. "latency=0.5x"; None -> fixed lambda
     lam: float | None = None  # the paper's gamma (fixed); with a target: the initial lambda
-    w_bits: list[int] = field(default_factory=lambda: [1, 2, 3, 4])
-    a_bits: list[int] = field(default_factory=lambda: [2, 3, 4])
+    w_bits: list[int] | None = None  # None -> DEFAULT_W_BITS[family]
+    a_bits: list[int] = field(default_factory=lambda: list(DEFAULT_A_BITS))
     family: str = "paper"
+    preset: str = "converge"  # converge | paper: fills the None fields below (see PRESETS)
+    arch_optimizer: str | None = None  # adam | sgd (the alphas' own optimizer)
+    lra: float | None = None  # architecture learning rate per step
+    temp_start: float | None = None  # softmax temperature of the alphas after the warm-up
+    temp_end: float | None = None  # ... at the last step (geometric in between)
+    warmup: float | None = None  # fraction of the epochs (rounded down) with frozen alphas, no cost
+    setpoint: float | None = None  # the controller aims the expected cost at setpoint x budget
+    init: str | None = None  # warm start: model.pt of `edmips train` or a search checkpoint
     first: str = "float"
     last: str = "float"
     train_subset: int | None = None  # use the first N images of a seeded shuffle of the train split
     epochs: int = 12
     step_epoch: int = 5
     lr: float = 0.1
-    lra: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 1e-4
     batch_size: int = 64
@@ -66,6 +109,23 @@ class SearchConfig(_DictConfig):
     lambda_interval: int = 5
     fill: float = 0.9
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise SearchError(f"--preset '{self.preset}': expected one of {', '.join(PRESETS)}")
+        for key, value in PRESETS[self.preset].items():
+            if getattr(self, key) is None:
+                setattr(self, key, value)
+        if self.w_bits is None and self.family in DEFAULT_W_BITS:
+            self.w_bits = list(DEFAULT_W_BITS[self.family])
+        if self.arch_optimizer not in ("adam", "sgd"):
+            raise SearchError(f"--arch-optimizer '{self.arch_optimizer}': expected adam or sgd")
+        for key in ("lra", "temp_start", "temp_end", "setpoint"):
+            v = getattr(self, key)
+            if not (isinstance(v, (int, float)) and 0 < v < float("inf")):
+                raise SearchError(f"--{key.replace('_', '-')} {v!r}: expected a positive number")
+        if not 0 <= float(self.warmup) < 1:  # type: ignore[arg-type]
+            raise SearchError(f"--warmup {self.warmup!r}: expected a fraction in [0, 1)")
 
 
 @dataclass

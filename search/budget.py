@@ -117,11 +117,20 @@ def format_cost(metric: str, value: float) -> str:
 
 @dataclass
 class LambdaController:
-    """Drives the expected cost to the budget by a PI update on log(lambda).
+    """Drives the expected cost to the budget by a PI update of lambda.
 
-    Every ``interval`` steps: ``e = log(E / target)`` (E = mean expected cost over the interval);
+    Every ``interval`` steps, with ``E`` the mean expected cost over the interval:
+    ``signed=False`` (the paper preset): ``e = log(E / target)``,
     ``log_lam += kp * (e - e_prev) + ki * e`` (the velocity form of a PI controller), clamped to
-    [log_min, log_max]. A fixed lambda (the paper's gamma) is ``fixed=True``: never updated.
+    [log_min, log_max]: lambda stays positive, so the cost term only ever pushes costs down.
+    ``signed=True`` (the converge preset): ``r = E / target - 1``, ``e = r`` outside a dead band
+    ``|r| <= band`` and 0 inside it (shifted to the band's edge), and
+    ``lam += kp_signed * (e - e_prev) + ki_signed * e``, clamped to [-exp(log_max), exp(log_max)]:
+    the Lagrange multiplier of an equality target, negative while the cost is under the
+    target, so the search also spends budget it would leave unused where accuracy does not ask
+    for bits (the knapsack repair's ``fill`` rule, learned). Inside the dead band lambda holds
+    still, so a distribution that anneals to an allocation in the band stays there. A fixed lambda (the paper's gamma)
+    is ``fixed=True``: never updated.
     """
 
     lam: float = 1.0
@@ -132,6 +141,10 @@ class LambdaController:
     ki: float = 0.3
     log_min: float = -12.0
     log_max: float = 8.0
+    signed: bool = False
+    kp_signed: float = 2.0
+    ki_signed: float = 0.5
+    band: float = 0.042  # with setpoint 0.95: expected cost held in [0.91, 0.99] x budget
     steps: int = 0
     acc: float = 0.0
     count: int = 0
@@ -146,6 +159,15 @@ class LambdaController:
         self.count += 1
         if self.count >= self.interval:
             mean = max(self.acc / self.count, 1e-300)
+            if self.signed:
+                r = mean / self.target - 1.0
+                err = r - min(max(r, -self.band), self.band)
+                lam = self.lam + self.kp_signed * (err - self.prev_err) + self.ki_signed * err
+                bound = math.exp(self.log_max)
+                self.lam = min(max(lam, -bound), bound)
+                self.prev_err = err
+                self.acc, self.count = 0.0, 0
+                return self.lam
             err = math.log(mean / self.target)
             log_lam = math.log(self.lam) + self.kp * (err - self.prev_err) + self.ki * err
             self.lam = math.exp(min(max(log_lam, self.log_min), self.log_max))

@@ -61,3 +61,30 @@ def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> dict[st
     if kind is not None and state.get("kind") != kind:
         raise SearchError(f"{p}: is a '{state.get('kind')}' checkpoint, expected '{kind}'")
     return state
+
+
+def warm_start(model: torch.nn.Module, path: str | os.PathLike, what: str = "--init") -> int:
+    """Copy the weights, biases and statistics that match ``model`` (by name and shape; never
+    architecture parameters) from a trained ``model.pt`` (``edmips train``, float or uniform
+    bits) or a search checkpoint. Returns how many tensors were copied; raises
+    :class:`SearchError` naming the file when none match."""
+    state = load_checkpoint(path)
+    if state.get("kind") == "trained":
+        weights = state.get("state_dict", {})
+    elif state.get("kind") == "search":
+        weights = state.get("model", {})
+    else:
+        raise SearchError(
+            f"{what} {path}: a '{state.get('kind')}' checkpoint; expected a trained model.pt"
+            " or a search checkpoint"
+        )
+    own = model.state_dict()
+    take = {
+        k: v
+        for k, v in weights.items()
+        if "alpha" not in k and k in own and tuple(own[k].shape) == tuple(v.shape)
+    }
+    if not take:
+        raise SearchError(f"{what} {path}: no weight matches this model")
+    model.load_state_dict(take, strict=False)
+    return len(take)

@@ -299,10 +299,14 @@ class _MixedBase(_QuantBase):
         self.alpha_a = nn.Parameter(
             torch.full((len(self.a_bits),), ALPHA_INIT, dtype=dt, device=self.weight.device)
         )
+        # softmax temperature (dimensionless); the search loop anneals it toward one-hot. Not in
+        # the state_dict: the loop sets it from its schedule at every step.
+        self.temperature = 1.0
 
     def probs(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(π^w, π^a): softmax of alpha_w and alpha_a (differentiable)."""
-        return torch.softmax(self.alpha_w, 0), torch.softmax(self.alpha_a, 0)
+        """(π^w, π^a): softmax of alpha_w / T and alpha_a / T (differentiable), T = temperature."""
+        t = self.temperature
+        return torch.softmax(self.alpha_w / t, 0), torch.softmax(self.alpha_a / t, 0)
 
     def argmax_bits(self) -> tuple[int, int]:
         """Winner-takes-all (w_bits, a_bits)."""

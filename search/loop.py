@@ -1,10 +1,17 @@
-"""The EdMIPS search loop: joint single-level SGD on weights and architecture parameters.
+"""The EdMIPS search loop: weights on SGD, architecture parameters on their own optimizer.
 
 Loss = cross-entropy + lambda * expected_cost / cost_ref (cost_ref = the network at uniform 8/8).
-Every epoch: a JSON line in ``search_log.jsonl`` and an atomic checkpoint; ``resume`` restarts
-from the last finished epoch and reproduces an uninterrupted run exactly (same seed). Under
-``torchrun`` (RANK/WORLD_SIZE set) the model is wrapped in DistributedDataParallel (gloo, CPU)
-and rank 0 writes the files.
+With the default ``converge`` preset (see :data:`search.api.PRESETS`) the first epochs are a
+warm-up (weights only, alphas frozen, no cost term); then the alphas train on Adam while their
+softmax temperature anneals geometrically toward one-hot and the lambda controller drives the
+expected cost to ``setpoint`` x budget, so the distributions end decided and their argmax meets the
+budget by itself. The exact knapsack repair of :func:`search.budget.repair` is the safety net;
+the summary says whether it changed anything and which layers.
+Every epoch: a JSON line in ``search_log.jsonl`` (per-layer probabilities, their entropy, the
+expected and the argmax cost) and an atomic checkpoint; ``resume`` restarts from the last
+finished epoch and reproduces an uninterrupted run exactly (same seed). Under ``torchrun``
+(RANK/WORLD_SIZE set) the model is wrapped in DistributedDataParallel (gloo, CPU) and rank 0
+writes the files.
 """
 
 from __future__ import annotations
@@ -28,7 +35,14 @@ from hwsim.fileio import atomic_write_text
 
 from .api import RESUME_FREE, SearchConfig
 from .budget import LambdaController, format_cost, parse_target, repair
-from .checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
+from .checkpoint import (
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    seed_everything,
+    set_rng_state,
+    warm_start,
+)
 from .cost import METRICS, UNITS, HardwareCost, supported_candidates
 from .data import load_dataset, train_subset
 from .errors import SearchError
@@ -99,6 +113,35 @@ def set_lr(opt: torch.optim.Optimizer, base: float, epoch: int, step_epoch: int)
     return lr
 
 
+def warmup_epochs(cfg: SearchConfig) -> int:
+    """Epochs with frozen alphas and no cost term: ``floor(warmup * epochs)``, leaving >= 1."""
+    return min(int(float(cfg.warmup or 0.0) * cfg.epochs), cfg.epochs - 1)
+
+
+def temperature(cfg: SearchConfig, epoch: int, step: int, steps_per_epoch: int) -> float:
+    """Softmax temperature at (epoch, step): ``temp_start`` through the warm-up, then geometric
+    to ``temp_end`` at the last step of the last epoch (dimensionless)."""
+    warm = warmup_epochs(cfg)
+    t0, t1 = float(cfg.temp_start), float(cfg.temp_end)  # type: ignore[arg-type]
+    total = max((cfg.epochs - warm) * steps_per_epoch - 1, 1)
+    done = (epoch - warm) * steps_per_epoch + step
+    frac = min(max(done / total, 0.0), 1.0)
+    return t0 * (t1 / t0) ** frac
+
+
+def arch_optimizer(cfg: SearchConfig, arch: list[nn.Parameter]) -> torch.optim.Optimizer:
+    """The alphas' optimizer: Adam (betas 0.5/0.999, no decay, as DARTS) or the paper's SGD."""
+    if cfg.arch_optimizer == "adam":
+        return torch.optim.Adam(arch, lr=cfg.lra, betas=(0.5, 0.999), weight_decay=0.0)
+    return torch.optim.SGD(arch, lr=cfg.lra, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+def entropy(p: np.ndarray) -> float:
+    """Shannon entropy of one distribution in bits."""
+    q = p[p > 0]
+    return float(-(q * np.log2(q)).sum())
+
+
 # ---- setup shared by the search and its tests ----
 class SearchSetup:
     """Model, data, cost and budget of one search, built from a :class:`SearchConfig`."""
@@ -167,6 +210,18 @@ class SearchSetup:
     def probs(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         return [self.mixed[n].probs() for n in self.searched]
 
+    def set_temperature(self, t: float) -> None:
+        for m in self.mixed.values():
+            m.temperature = float(t)
+
+    def prob_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(pw [L, nW], pa [L, nA])`` at the current temperature, searched-layer order."""
+        with torch.no_grad():
+            pr = self.probs()
+            pw = np.stack([p[0].detach().double().numpy() for p in pr])
+            pa = np.stack([p[1].detach().double().numpy() for p in pr])
+        return pw, pa
+
     def argmax_indices(self) -> np.ndarray:
         out = []
         for n in self.searched:
@@ -175,10 +230,17 @@ class SearchSetup:
         return np.asarray(out, dtype=np.int64)
 
     def log_probs(self) -> tuple[np.ndarray, np.ndarray]:
-        with torch.no_grad():
-            pw = np.stack([p[0].detach().double().numpy() for p in self.probs()])
-            pa = np.stack([p[1].detach().double().numpy() for p in self.probs()])
+        pw, pa = self.prob_arrays()
         return np.log(np.maximum(pw, 1e-300)), np.log(np.maximum(pa, 1e-300))
+
+    def uniform_costs(self) -> dict[str, float]:
+        """Relative cost (x of uniform 8/8) of every allowed uniform allocation ``"w/a"``."""
+        out = {}
+        for i, w in enumerate(self.w_bits):
+            for j, a in enumerate(self.a_bits):
+                if self.cost.allowed[i, j]:
+                    out[f"{w}/{a}"] = self.cost.to_relative(self.cost.uniform(i, j))
+        return out
 
     def allocation(self, indices: np.ndarray, meta: dict[str, Any]) -> Allocation:
         bits = {n: (8, 8) for n in self.workload.names}
@@ -242,14 +304,22 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
     opt_w = torch.optim.SGD(
         weights, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
     )
-    opt_a = torch.optim.SGD(arch, lr=cfg.lra, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    opt_a = arch_optimizer(cfg, arch)
     ctl = LambdaController(
         lam=cfg.lam if cfg.lam is not None else 1.0,
-        target=setup.budget,
+        target=None if setup.budget is None else setup.budget * float(cfg.setpoint),  # type: ignore[arg-type]
         fixed=setup.budget is None,
         interval=cfg.lambda_interval,
+        signed=cfg.preset != "paper",
     )
+    if ctl.signed and cfg.lam is None:
+        ctl.lam = 0.0  # the equality multiplier starts neutral and is learned
+    warm = warmup_epochs(cfg)
     start, log = 0, []
+    if state is None and cfg.init:
+        n = warm_start(model, cfg.init)
+        if main and cfg.progress:
+            print(f"warm start: {n} tensors from {cfg.init}")
     if state is not None:
         model.load_state_dict(state["model"])
         opt_w.load_state_dict(state["opt_w"])
@@ -267,10 +337,16 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
         out.mkdir(parents=True, exist_ok=True)
     for epoch in range(start, cfg.epochs):
         lr_w = set_lr(opt_w, cfg.lr, epoch, cfg.step_epoch)
-        lr_a = set_lr(opt_a, cfg.lra, epoch, cfg.step_epoch)
+        if cfg.arch_optimizer == "sgd":  # the paper: alphas on the weights' step schedule
+            lr_a = set_lr(opt_a, float(cfg.lra), epoch, cfg.step_epoch)  # type: ignore[arg-type]
+        else:
+            lr_a = float(cfg.lra)  # type: ignore[arg-type]
+        searching = epoch >= warm  # warm-up: alphas frozen, no cost term
         loader = make_loader(
             setup.train_ds, cfg.batch_size, True, cfg.seed, epoch, cfg.workers, world, rank
         )
+        n_steps = len(loader)
+        temp = temperature(cfg, epoch, 0, n_steps)
         net.train()
         sums = {"loss": 0.0, "ce": 0.0, "correct": 0, "n": 0, "cost": 0.0, "steps": 0}
         bar = tqdm(
@@ -280,10 +356,14 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
             leave=False,
         )
         for step, (x, y) in enumerate(bar):
+            temp = temperature(cfg, epoch, step, n_steps)
+            setup.set_temperature(temp)
             logits = net(x)
             loss_ce = ce(logits, y)
             expected = setup.cost(setup.probs())
-            loss = loss_ce + ctl.lam * (expected / setup.cost.scale).to(loss_ce.dtype)
+            loss = loss_ce
+            if searching:
+                loss = loss + ctl.lam * (expected / setup.cost.scale).to(loss_ce.dtype)
             if not torch.isfinite(loss):
                 raise SearchError(
                     f"loss became {float(loss.detach())} at epoch {epoch + 1} step {step + 1} (try a smaller --lr"
@@ -293,9 +373,10 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
             opt_a.zero_grad(set_to_none=True)
             loss.backward()
             opt_w.step()
-            opt_a.step()
             e = float(expected.detach())
-            ctl.update(e)
+            if searching:
+                opt_a.step()
+                ctl.update(e)
             b = int(y.numel())
             sums["loss"] += float(loss.detach()) * b
             sums["ce"] += float(loss_ce.detach()) * b
@@ -314,6 +395,7 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
         idx = setup.argmax_indices()
         with torch.no_grad():
             exp_now = float(setup.cost(setup.probs()))
+        pw, pa = setup.prob_arrays()
         rec = {
             "epoch": epoch + 1,
             "lr": lr_w,
@@ -330,6 +412,15 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
             "lambda": ctl.lam,
             "metric": cfg.metric,
             "steps": sums["steps"],
+            "warmup": not searching,
+            "candidates": {"w_bits": setup.w_bits, "a_bits": setup.a_bits},
+            "temperature": temp,
+            "pw": {n: [round(float(v), 6) for v in r] for n, r in zip(setup.searched, pw)},
+            "pa": {n: [round(float(v), 6) for v in r] for n, r in zip(setup.searched, pa)},
+            "entropy_w": {n: round(entropy(r), 6) for n, r in zip(setup.searched, pw)},
+            "entropy_a": {n: round(entropy(r), 6) for n, r in zip(setup.searched, pa)},
+            "mean_max_prob": float(np.concatenate([pw.max(1), pa.max(1)]).mean()),
+            "min_max_prob": float(np.concatenate([pw.max(1), pa.max(1)]).min()),
         }
         log.append(rec)
         if main:
@@ -357,7 +448,9 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
                 tqdm.write(
                     f"epoch {epoch + 1}: loss {rec['loss']:.4f} train {rec['train_acc']:.3f} test {rec['test_acc']:.3f}"
                     f" expected {rec['expected_cost_rel']:.3f}x argmax {rec['argmax_cost_rel']:.3f}x lambda {ctl.lam:.3g}"
+                    f" T {temp:.3g} min max-prob {rec['min_max_prob']:.3f}"
                 )
+    setup.set_temperature(cfg.temp_end if cfg.epochs > warm else cfg.temp_start)  # type: ignore[arg-type]
     summary = finish(setup, out, log, write=main)
     if world > 1:
         dist.barrier()
@@ -370,18 +463,38 @@ def finish(
     """Discretise (argmax, then the exact budget repair) and write the outputs."""
     cfg = setup.cfg
     idx = setup.argmax_indices()
+    argmax_idx = idx.copy()
     argmax_cost = setup.cost.discrete(idx)
+    rel = setup.cost.to_relative
     repaired = False
+    repair_reason = None
     if setup.budget is not None:
-        lpw, lpa = setup.log_probs()
-        rel = setup.cost.to_relative
-        if argmax_cost > setup.budget or (
+        if argmax_cost > setup.budget * (1 + 1e-9):
+            repair_reason = "argmax over the budget"
+        elif (
             rel(argmax_cost) < cfg.fill * rel(setup.budget)
             and argmax_cost < cfg.fill * setup.budget
         ):
+            repair_reason = f"argmax under {cfg.fill:g}x the budget"
+        if repair_reason is not None:
+            lpw, lpa = setup.log_probs()
             new, _ = repair(setup.cost, lpw, lpa, setup.budget, fill=cfg.fill)
             repaired = not np.array_equal(new, idx)
             idx = new
+    before, after = setup.bits_of(argmax_idx), setup.bits_of(idx)
+    changed = {
+        n: {"argmax": before[n], "repaired": after[n]} for n in before if before[n] != after[n]
+    }
+    pw, pa = setup.prob_arrays()
+    maxp = np.concatenate([pw.max(1), pa.max(1)])
+    chosen = {tuple(v) for v in after.values()}
+    uniform_equal = "/".join(map(str, next(iter(chosen)))) if len(chosen) == 1 else None
+    uniform_in_band = []
+    if setup.budget is not None:
+        t_rel = rel(setup.budget)
+        uniform_in_band = [
+            k for k, v in setup.uniform_costs().items() if 0.9 * t_rel <= v <= t_rel * (1 + 1e-9)
+        ]
     achieved = setup.cost.discrete(idx)
     accel = setup.accel.name if setup.accel else None
     meta = {
@@ -393,6 +506,7 @@ def finish(
         "reference_8_8": setup.cost.scale,
         "argmax_cost": argmax_cost,
         "repaired": repaired,
+        "repair_changed": sorted(changed),
         "accelerator": accel,
         "accel_config": cfg.accel,
         "model": cfg.model,
@@ -412,7 +526,15 @@ def finish(
         "achieved_text": format_cost(cfg.metric, achieved),
         "achieved_rel": setup.cost.to_relative(achieved),
         "argmax_cost": argmax_cost,
+        "argmax_cost_rel": rel(argmax_cost),
         "repaired": repaired,
+        "repair_reason": repair_reason,
+        "repair_changed": changed,
+        "mean_max_prob": float(maxp.mean()),
+        "min_max_prob": float(maxp.min()),
+        "decided": bool(maxp.min() >= 0.9),
+        "uniform_equal": uniform_equal,
+        "uniform_meets_target": uniform_in_band,
         "final_test_acc_supernet": log[-1]["test_acc"] if log else None,
         "epochs": len(log),
         "world_size": dist_env()[1],
@@ -428,6 +550,14 @@ def finish(
         )
         print(
             f"{cfg.metric}: {format_cost(cfg.metric, achieved)} = {setup.cost.to_relative(achieved):.3f}x of uniform 8/8{tgt};"
-            f" {'repaired from the argmax' if repaired else 'argmax allocation'}; wrote {out / 'allocation.yaml'}"
+            f" {'repaired from the argmax (' + repair_reason + '; layers ' + ', '.join(changed) + ')' if repaired else 'argmax allocation, no repair'};"
+            f" mean max-probability {maxp.mean():.3f} (min {maxp.min():.3f}); wrote {out / 'allocation.yaml'}"
         )
+        if uniform_equal:
+            print(f"note: the searched allocation equals uniform {uniform_equal}")
+        if uniform_in_band:
+            print(
+                f"note: the target is met within 10% by uniform {', '.join(uniform_in_band)};"
+                " a mixed allocation is not needed for it"
+            )
     return summary

@@ -1,0 +1,95 @@
+"""The search decides: distributions end near one-hot and their argmax meets the target by itself."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from search.api import DEFAULT_W_BITS, PRESETS, SearchConfig
+from search.budget import LambdaController
+from search.errors import SearchError
+from search.loop import run_search, temperature, warmup_epochs
+
+
+def _cfg(out: Path, **kw) -> SearchConfig:
+    base = dict(
+        model="digits_mlp",
+        data="digits",
+        metric="bitops",
+        w_bits=[2, 4, 8],
+        a_bits=[2, 4, 8],
+        epochs=6,
+        step_epoch=4,
+        batch_size=64,
+        seed=0,
+        out=str(out),
+        progress=False,
+    )
+    base.update(kw)
+    return SearchConfig(**base)
+
+
+def test_short_search_ends_decided_and_meets_target_without_repair(tmp_path: Path) -> None:
+    s = run_search(_cfg(tmp_path / "s", target="bitops=0.52x"))
+    assert s["min_max_prob"] >= 0.9
+    assert s["decided"]
+    assert not s["repaired"] and s["repair_reason"] is None and s["repair_changed"] == {}
+    assert 0.9 * s["target_value"] <= s["argmax_cost"] <= s["target_value"]
+    log = [json.loads(x) for x in (tmp_path / "s" / "search_log.jsonl").read_text().splitlines()]
+    last = log[-1]
+    for key in ("pw", "pa", "entropy_w", "entropy_a", "expected_cost", "argmax_cost"):
+        assert key in last, key
+    # warm-up epochs: alphas frozen, so the distributions stay uniform
+    assert log[0]["warmup"] and all(abs(p - 1 / 3) < 1e-6 for p in last_probs(log[0]))
+    assert max(last["entropy_w"].values()) < 0.6  # bits; log2(3) = 1.58 at the start
+
+
+def last_probs(rec: dict) -> list[float]:
+    return [p for v in rec["pw"].values() for p in v] + [p for v in rec["pa"].values() for p in v]
+
+
+def test_targets_in_order_give_costs_in_order(tmp_path: Path) -> None:
+    got = []
+    for t in (0.3, 0.5, 0.7):
+        s = run_search(
+            _cfg(tmp_path / f"t{t}", model="digits_cnn", target=f"bitops={t}x", epochs=4)
+        )
+        got.append(s["achieved_rel"])
+    assert got[0] < got[1] < got[2], got
+
+
+def test_temperature_schedule_and_warmup() -> None:
+    cfg = SearchConfig(epochs=8)
+    assert warmup_epochs(cfg) == 2
+    assert temperature(cfg, 0, 5, 10) == cfg.temp_start
+    assert temperature(cfg, 7, 9, 10) == pytest.approx(cfg.temp_end)
+    mid = temperature(cfg, 5, 0, 10)
+    assert cfg.temp_end < mid < cfg.temp_start
+    paper = SearchConfig(preset="paper")
+    assert (paper.arch_optimizer, paper.lra, paper.temp_end) == ("sgd", 0.01, 1.0)
+    assert warmup_epochs(paper) == 0
+    assert SearchConfig(lra=0.2).lra == 0.2 and SearchConfig().lra == PRESETS["converge"]["lra"]
+
+
+def test_family_default_weight_bits_in_one_place() -> None:
+    assert SearchConfig(family="fixed").w_bits == DEFAULT_W_BITS["fixed"] == [2, 3, 4]
+    assert SearchConfig().w_bits == [1, 2, 3, 4]
+    with pytest.raises(SearchError, match="--preset"):
+        SearchConfig(preset="fast")
+
+
+def test_signed_controller_raises_and_lowers_lambda() -> None:
+    ctl = LambdaController(lam=0.0, target=1.0, interval=1, signed=True)
+    for _ in range(5):
+        ctl.update(1.5)  # over the target: lambda grows
+    assert ctl.lam > 0
+    up = ctl.lam
+    ctl.update(1.0)  # inside the dead band: only the proportional kick of the error change
+    held = ctl.lam
+    ctl.update(1.0)
+    assert ctl.lam == held < up
+    for _ in range(20):
+        ctl.update(0.5)  # under the target: lambda turns negative (spend the budget)
+    assert ctl.lam < 0
