@@ -1,4 +1,31 @@
-"""Cost tables: every metric for every layer at every (weight bits, activation bits) pair."""
+"""Cost tables: every metric for every layer at every (weight bits, activation bits) pair.
+
+Two views of the same model:
+
+* **raw** (``monotone=False``, the default): the simulator's value at exactly ``(w, a)``, the
+  same number :func:`hwsim.simulate` reports. It can fall when a width rises (a 1-bit operand
+  padded to the 2-bit mode with a worse tiling, a wider width that happens to divide the array
+  better), as the published simulators do too (e.g. Bit Fusion, ``hsharma35/bitfusion``).
+* **monotone** (``monotone=True``): hardware that runs ``w'``-bit weights and ``a'``-bit
+  activations also runs any narrower operand (sign- or zero-extended), so a ``(w, a)`` layer costs
+  at most the cheapest mode ``(w', a')`` with ``w' >= w`` and ``a' >= a``. The envelope is taken over
+  every integer width up to ``MODE_MAX_BITS`` (16) -- not only over the candidates asked for --
+  so candidates ``[2, 4]`` still see a 3-bit or 16-bit mode that happens to be cheaper. Widths
+  the hardware does not run natively are included with the value its model gives them (padded to
+  a native width, or several passes), which is the cost of executing that width anyway.
+
+Metric groups in the monotone view. Latency parts (``cycles``, ``compute_cycles``,
+``stall_cycles``, ``latency_s``, ``utilization``) are all taken from the one mode with the fewest
+``cycles``, so ``cycles = compute + stall`` still holds; the energy parts likewise from the mode
+with the least ``energy_pj``. The totals are monotone, their parts need not be (a cheaper mode may
+stall more while computing less). Every other cost (``dram_bytes``, ``sram_bits``, ``bitops``, FPGA
+``lut``, ``dsp``, ``bram_18k``, ``ii_cycles``) is its own minimum, since the search optimises one
+metric at a time. Design descriptors that are not costs (an FPGA's ``reuse_factor``,
+``resource_strategy``) stay raw. A composite such as energy-delay product is computed by its user
+from the monotone energy and latency; the product of two non-negative non-decreasing tables is
+non-decreasing. It can take energy and latency from different modes, so it is a lower bound on the
+EDP of any one mode.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +37,23 @@ from .config import AccelConfig
 from .errors import HwsimError
 from .workload import Workload
 
+MODE_MAX_BITS = 16
+"""Widest operand (bits) considered as an execution mode for the monotone envelope."""
+
+# primary key -> the keys taken from the mode that minimises it
+MODE_GROUPS: dict[str, tuple[str, ...]] = {
+    "cycles": ("cycles", "compute_cycles", "stall_cycles", "latency_s", "utilization"),
+    "energy_pj": (
+        "energy_pj",
+        "energy_mac_pj",
+        "energy_sram_pj",
+        "energy_dram_pj",
+        "energy_static_pj",
+    ),
+}
+NOT_COSTS = ("reuse_factor", "resource_strategy")
+"""Keys that describe a design rather than cost it: left raw in the monotone view."""
+
 
 def _bits_array(bits: Sequence[int], label: str) -> np.ndarray:
     arr = np.asarray(list(bits), dtype=np.float64)
@@ -20,17 +64,86 @@ def _bits_array(bits: Sequence[int], label: str) -> np.ndarray:
     return arr
 
 
+def _raw(workload: Workload, config: AccelConfig, w: np.ndarray, a: np.ndarray):
+    L = workload.arrays().reshape((len(workload), 1, 1))
+    out = config.model.evaluate(L, w.reshape(1, -1, 1), a.reshape(1, 1, -1))
+    shape = (len(workload), w.size, a.size)
+    return {k: v if v.shape == shape else np.broadcast_to(v, shape).copy() for k, v in out.items()}
+
+
+def _suffix_min(t: np.ndarray) -> np.ndarray:
+    """``out[l, i, j] = min(t[l, i:, j:])``."""
+    r = np.minimum.accumulate(t[:, ::-1, :], axis=1)[:, ::-1, :]
+    return np.minimum.accumulate(r[:, :, ::-1], axis=2)[:, :, ::-1]
+
+
+def _suffix_argmin(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(i', j')``, ``i' >= i``, ``j' >= j``, of ``min(t[l, i:, j:])``; ties go to the
+    narrowest mode (the pair itself when it is a cheapest one)."""
+    nl, nw, na = t.shape
+    # along activations, then along weights
+    val = t.copy()
+    ja = np.broadcast_to(np.arange(na), t.shape).copy()
+    for j in range(na - 2, -1, -1):
+        take = val[:, :, j + 1] < val[:, :, j]
+        val[:, :, j] = np.where(take, val[:, :, j + 1], val[:, :, j])
+        ja[:, :, j] = np.where(take, ja[:, :, j + 1], ja[:, :, j])
+    iw = np.broadcast_to(np.arange(nw)[None, :, None], t.shape).copy()
+    for i in range(nw - 2, -1, -1):
+        take = val[:, i + 1, :] < val[:, i, :]
+        val[:, i, :] = np.where(take, val[:, i + 1, :], val[:, i, :])
+        iw[:, i, :] = np.where(take, iw[:, i + 1, :], iw[:, i, :])
+        ja[:, i, :] = np.where(take, ja[:, i + 1, :], ja[:, i, :])
+    return iw, ja
+
+
+def monotone_envelope(tables: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Monotone view of raw tables ``[L, nW, nA]`` laid out on consecutive widths (see module doc).
+
+    The widths of axis 1 and 2 must each be a run of consecutive integers ending at the widest
+    mode; entry ``[l, i, j]`` becomes the cost of the cheapest mode at or above ``(i, j)``.
+    """
+    out: dict[str, np.ndarray] = {}
+    grouped: set[str] = set()
+    for primary, keys in MODE_GROUPS.items():
+        if primary not in tables:
+            continue
+        iw, ja = _suffix_argmin(tables[primary])
+        li = np.arange(iw.shape[0])[:, None, None]
+        for k in keys:
+            if k in tables:
+                out[k] = tables[k][li, iw, ja]
+                grouped.add(k)
+    for k, t in tables.items():
+        if k in grouped:
+            continue
+        out[k] = t.copy() if k in NOT_COSTS else _suffix_min(t)
+    return out
+
+
 def cost_tables(
-    workload: Workload, config: AccelConfig, w_bits: Sequence[int], a_bits: Sequence[int]
+    workload: Workload,
+    config: AccelConfig,
+    w_bits: Sequence[int],
+    a_bits: Sequence[int],
+    monotone: bool = False,
 ) -> dict[str, np.ndarray]:
     """``{metric: ndarray[L, nW, nA]}``: per-layer costs of ``workload`` on ``config``.
 
-    Entry ``[l, i, j]`` is layer ``l`` run at ``w_bits[i]`` weight and ``a_bits[j]`` activation
-    bits, exactly what :func:`hwsim.simulate` reports for that layer at that pair.
+    Raw (default): entry ``[l, i, j]`` is layer ``l`` run at ``w_bits[i]`` weight and
+    ``a_bits[j]`` activation bits, exactly what :func:`hwsim.simulate` reports for that layer at
+    that pair. ``monotone=True``: the cost of the cheapest mode able to run that pair (at least as
+    wide in both operands, up to ``MODE_MAX_BITS`` or the widest candidate), so no metric ever
+    falls when an operand gets wider. Units are the metrics' own (cycles, s, pJ, bytes, ...).
     """
-    w = _bits_array(w_bits, "w_bits").reshape(1, -1, 1)
-    a = _bits_array(a_bits, "a_bits").reshape(1, 1, -1)
-    L = workload.arrays().reshape((len(workload), 1, 1))
-    out = config.model.evaluate(L, w, a)
-    shape = (len(workload), w.size, a.size)
-    return {k: v if v.shape == shape else np.broadcast_to(v, shape).copy() for k, v in out.items()}
+    w = _bits_array(w_bits, "w_bits")
+    a = _bits_array(a_bits, "a_bits")
+    if not monotone:
+        return _raw(workload, config, w, a)
+    w0, a0 = int(w.min()), int(a.min())
+    gw = np.arange(w0, max(MODE_MAX_BITS, int(w.max())) + 1, dtype=np.float64)
+    ga = np.arange(a0, max(MODE_MAX_BITS, int(a.max())) + 1, dtype=np.float64)
+    env = monotone_envelope(_raw(workload, config, gw, ga))
+    iw = (w - w0).astype(np.int64)
+    ja = (a - a0).astype(np.int64)
+    return {k: v[:, iw][:, :, ja] for k, v in env.items()}

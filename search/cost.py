@@ -88,7 +88,8 @@ def metric_tables(
         return {"bitops": bitops_table(workload, w_bits, a_bits)}
     if config is None:
         raise SearchError(f"metric '{metric}' needs an accelerator config (--accel)")
-    tabs = cost_tables(workload, config, w_bits, a_bits)
+    # the monotone view: a narrower operand never costs more than a wider mode that runs it
+    tabs = cost_tables(workload, config, w_bits, a_bits, monotone=True)
     keys = ["energy_pj", "latency_s"] if metric == "edp" else [METRICS[metric]]
     for k in keys:
         if k not in tabs:

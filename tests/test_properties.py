@@ -116,3 +116,62 @@ def test_tables_equal_simulate(config, wl: Workload, data: st.DataObject) -> Non
         assert row["name"] == lyr.name
         for key, arr in t.items():
             assert row[key] == arr[i, w - 1, a - 1], (lyr.name, key, row[key], arr[i, w - 1, a - 1])
+
+
+# ---- the cost the search uses is monotone in each operand width ----------------------------
+
+WIDE_BITS = list(range(1, 17))
+# not costs, or parts of a total taken with it from one mode (a cheaper mode may stall more while
+# computing less): these need not be monotone themselves, their totals are
+NOT_MONOTONE = (
+    "utilization",
+    "reuse_factor",
+    "resource_strategy",
+    "compute_cycles",
+    "stall_cycles",
+    *ENERGY_PARTS,
+)
+
+
+@SETTINGS
+@given(wl=workloads())
+def test_monotone_tables_never_fall_when_a_width_rises(config, wl: Workload) -> None:
+    """Zero violations over widths 1..16 in every cost, including a width the config does not
+    run natively (costed at the model's padded / multi-pass value, which is how it would run)."""
+    raw = cost_tables(wl, config, WIDE_BITS, WIDE_BITS)
+    mono = cost_tables(wl, config, WIDE_BITS, WIDE_BITS, monotone=True)
+    assert set(mono) == set(raw)
+    for key, t in mono.items():
+        assert t.shape == raw[key].shape
+        if key in NOT_MONOTONE:
+            continue
+        assert np.all(np.diff(t, axis=1) >= 0), key
+        assert np.all(np.diff(t, axis=2) >= 0), key
+        # never above the raw value
+        assert np.all(t <= raw[key]), key
+    # the latency and energy parts come from one mode each, so they still add up
+    np.testing.assert_array_equal(mono["cycles"], mono["compute_cycles"] + mono["stall_cycles"])
+    parts = sum(mono[p] for p in ENERGY_PARTS)
+    np.testing.assert_allclose(mono["energy_pj"], parts, rtol=1e-9, atol=1e-9)
+    edp = mono["energy_pj"] * mono["latency_s"]
+    assert np.all(np.diff(edp, axis=1) >= 0) and np.all(np.diff(edp, axis=2) >= 0)
+
+
+@SETTINGS
+@given(wl=workloads(), data=st.data())
+def test_search_cost_is_monotone_for_any_candidates(config, wl: Workload, data: st.DataObject):
+    """The search's tables (``search.cost.metric_tables``) at any candidate subset of 1..16 equal
+    the envelope over all modes up to 16, not over the candidates only."""
+    from search.cost import METRICS, metric_tables
+
+    ws = sorted(data.draw(st.sets(st.integers(1, 16), min_size=1, max_size=4)))
+    as_ = sorted(data.draw(st.sets(st.integers(1, 16), min_size=1, max_size=4)))
+    full = cost_tables(wl, config, WIDE_BITS, WIDE_BITS, monotone=True)
+    iw, ja = np.array(ws) - 1, np.array(as_) - 1
+    for metric, key in METRICS.items():
+        if metric == "bitops" or (key not in full and metric != "edp"):
+            continue
+        tabs = metric_tables(wl, config, metric, ws, as_)
+        for k, t in tabs.items():
+            np.testing.assert_array_equal(t, full[k][:, iw][:, :, ja])
+            assert np.all(np.diff(t, axis=1) >= 0) and np.all(np.diff(t, axis=2) >= 0), k

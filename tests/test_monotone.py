@@ -1,0 +1,75 @@
+"""The monotone view of the cost tables (``cost_tables(..., monotone=True)``) and the search's use
+of it; the property tests over every shipped config are in ``tests/test_properties.py``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from hwsim import LayerSpec, Workload, cost_tables, load_config
+from hwsim.tables import MODE_MAX_BITS, monotone_envelope
+from search.cost import metric_tables
+
+CONFIGS = Path(__file__).resolve().parents[1] / "accel_configs"
+
+
+def _fc_workload() -> Workload:
+    return Workload(
+        "fc",
+        [
+            LayerSpec("conv0", "conv", 3, 8, kernel=(3, 3), in_hw=(8, 8)),
+            LayerSpec("fc", "linear", 512, 1000, batch=1),
+        ],
+    )
+
+
+def test_envelope_takes_a_cheaper_mode_outside_the_candidates() -> None:
+    """On Bit Fusion the raw fc layer at 2-bit weights / 1-bit activations costs more cycles than
+    some wider mode; the monotone table takes that mode even when it is not a candidate."""
+    wl, cfg = _fc_workload(), load_config(CONFIGS / "bitfusion_eyeriss.yaml")
+    bits = list(range(1, MODE_MAX_BITS + 1))
+    raw_all = cost_tables(wl, cfg, bits, bits)["cycles"][1]
+    raw = cost_tables(wl, cfg, [1, 2], [1, 2, 8])["cycles"][1]
+    mono = cost_tables(wl, cfg, [1, 2], [1, 2, 8], monotone=True)["cycles"][1]
+    assert mono[1, 0] < raw[1, 0]
+    # the value is the cheapest raw value at or above (2, 1), and it is not a candidate pair
+    assert mono[1, 0] == raw_all[1:, 0:].min()
+    assert mono[1, 0] not in raw
+    # pairs that are already the cheapest at or above themselves keep their raw value
+    for i, w in enumerate([1, 2]):
+        for j, a in enumerate([1, 2, 8]):
+            if raw_all[w - 1, a - 1] == raw_all[w - 1 :, a - 1 :].min():
+                assert mono[i, j] == raw[i, j]
+
+
+def test_search_tables_are_the_monotone_ones() -> None:
+    wl, cfg = _fc_workload(), load_config(CONFIGS / "bitfusion_eyeriss.yaml")
+    got = metric_tables(wl, cfg, "latency", [1, 2], [1, 2, 8])["latency_s"]
+    want = cost_tables(wl, cfg, [1, 2], [1, 2, 8], monotone=True)["latency_s"]
+    np.testing.assert_array_equal(got, want)
+    assert not np.array_equal(got, cost_tables(wl, cfg, [1, 2], [1, 2, 8])["latency_s"])
+
+
+def test_groups_take_every_part_from_one_mode() -> None:
+    """cycles = compute + stall and the energy parts come from the mode chosen by their total;
+    standalone costs are their own suffix minimum; design descriptors stay raw."""
+    rng = np.random.default_rng(0)
+    shape = (3, 5, 4)
+    compute, stall = rng.integers(1, 50, shape).astype(float), rng.integers(0, 50, shape) * 1.0
+    t = {
+        "compute_cycles": compute,
+        "stall_cycles": stall,
+        "cycles": compute + stall,
+        "dram_bytes": rng.random(shape),
+        "reuse_factor": rng.random(shape),
+    }
+    env = monotone_envelope(t)
+    np.testing.assert_array_equal(env["cycles"], env["compute_cycles"] + env["stall_cycles"])
+    np.testing.assert_array_equal(env["reuse_factor"], t["reuse_factor"])
+    for key in ("cycles", "dram_bytes"):
+        for i in range(shape[1]):
+            for j in range(shape[2]):
+                np.testing.assert_array_equal(
+                    env[key][:, i, j], t[key][:, i:, j:].reshape(shape[0], -1).min(axis=1)
+                )
