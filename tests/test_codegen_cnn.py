@@ -155,7 +155,7 @@ def test_cnn_reuse_factors_are_legal_for_hls4ml(emitted):
         assert written[f"net_{layer}"] == rf, layer
         if row["strategy"] == "Resource":
             assert rf in backend.get_valid_reuse_factors(n_in, n_out), (layer, rf)
-        assert row["ii_cycles"] is not None and row["dsp"] is not None
+        assert row["emitted"]["ii_cycles"] is not None and row["emitted"]["dsp"] is not None
     # the plan is the one the FPGA model costs (the emitted firmware is the simulated design)
     wl = trace_workload(res.plan.qm.model, (1, 8, 8))
     assert {lyr.name for lyr in wl} == set(rows)
