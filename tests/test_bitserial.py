@@ -210,6 +210,12 @@ def test_bitserial_config_errors_are_one_line(tmp_path: Path) -> None:
         msg = str(info.value)
         assert msg.startswith(f"{path}: ") and "\n" not in msg and expected in msg, msg
     raw = _raw("bismo_pynq_z1")
+    raw["dpa"]["feed_bits_per_cycle"] = 0
+    path = tmp_path / "badfeed.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match="key 'dpa.feed_bits_per_cycle'"):
+        load_config(path)
+    raw = _raw("bismo_pynq_z1")
     raw["fc_mode"] = "parallel"
     with pytest.raises(ConfigError, match="fc_mode"):
         parse_config(raw, "bismo.yaml")

@@ -376,12 +376,13 @@ class Bitserial(Accelerator):
         w_rd, i_rd = w_rd_el * w, i_rd_el * a
         o_wr = L.ofmap * out_bits
         w_share = wb / np.maximum(wb + ib, 1e-30)
+        spill = dram_wr - o_wr  # partial sums sent to DRAM come back into the output buffer
         e_sram = (
             w_rd * mem.weight_buffer.read_pj_per_bit
             + i_rd * mem.input_buffer.read_pj_per_bit
-            + o_wr * mem.output_buffer.write_pj_per_bit
+            + (o_wr + spill) * mem.output_buffer.write_pj_per_bit
             + dram_wr * mem.output_buffer.read_pj_per_bit
-            + dram_rd
+            + (dram_rd - spill)
             * (
                 w_share * mem.weight_buffer.write_pj_per_bit
                 + (1 - w_share) * mem.input_buffer.write_pj_per_bit
