@@ -102,6 +102,7 @@ def _write_inputs(d: Path) -> None:
     (d / "empty.pt").write_bytes(b"")
     torch.save([1, 2, 3], d / "list.pt")
     torch.save({"version": 1, "kind": "search"}, d / "search.pt")
+    torch.save({"version": 1, "kind": "trained"}, d / "incomplete.pt")
     exps = {
         "exp_key.yaml": _experiment(colour="red"),
         "exp_type.yaml": _experiment(train__epochs="many"),
@@ -230,6 +231,8 @@ CASES = [
     ("eval-folder", ["edmips", "evaluate", "--model-file", "{d}/folder"], "folder"),
     ("eval-list", ["edmips", "evaluate", "--model-file", "{d}/list.pt"], "list.pt"),
     ("eval-kind", ["edmips", "evaluate", "--model-file", "{d}/search.pt"], "'search'"),
+    ("eval-incomplete", ["edmips", "evaluate", "--model-file", "{d}/incomplete.pt"],
+     "incomplete.pt: key 'allocation' missing"),
     ("eval-yaml", ["edmips", "evaluate", "--model-file", "{d}/w.yaml"], "w.yaml"),
     ("eval-json-exists", ["edmips", "evaluate", "--model-file", "{d}/bin.pt", "--json",
                           "{d}/afile"], "afile: already exists"),
