@@ -234,6 +234,8 @@ CASES = [
     ("eval-incomplete", ["edmips", "evaluate", "--model-file", "{d}/incomplete.pt"],
      "incomplete.pt: key 'allocation' missing"),
     ("eval-yaml", ["edmips", "evaluate", "--model-file", "{d}/w.yaml"], "w.yaml"),
+    ("eval-accel-binary", ["edmips", "evaluate", "--model-file", "{d}/bin.pt", "--accel",
+                           "{d}/bin.yaml"], "bin.yaml: a binary"),
     ("eval-json-exists", ["edmips", "evaluate", "--model-file", "{d}/bin.pt", "--json",
                           "{d}/afile"], "afile: already exists"),
     # edmips emit
@@ -244,6 +246,8 @@ CASES = [
      "afile: exists and is a file"),
     ("emit-out-unwritable", [*EMIT, "--zoo", "digits_cnn", "--bits", "4/4", "--out", UNWRITABLE],
      "cannot write in /sys"),
+    ("emit-accel-folder", [*EMIT, "--zoo", "digits_cnn", "--bits", "4/4", "--accel", "{d}/folder",
+                           "--out", "{o}/fw"], "folder: is a folder"),
     ("emit-alloc-binary", [*EMIT, "--zoo", "digits_cnn", "--alloc", "{d}/bin.yaml", "--out",
                            "{o}/fw"], "bin.yaml: a binary"),
     ("emit-verify", [*EMIT, "--zoo", "digits_cnn", "--bits", "4/4", "--verify", "lots", "--out",
