@@ -109,3 +109,12 @@ def test_interrupted_search_stage_resumes(tmp_path: Path, capsys, sig: signal.Si
     assert [r["epoch"] for r in log] == list(range(1, 9))
     assert (run / "search" / "allocation.yaml").is_file()
     assert not list(run.rglob(".*.tmp")), "temporary files left behind"
+    if sig != signal.SIGKILL:
+        return
+    # a kill between a training's model.pt and its done-marker: the re-run redoes the stage
+    # instead of refusing the model.pt it finds
+    train = [*args[:-2], "search", "train", "--no-progress"]
+    assert main(train) == 0
+    (run / ".stages" / "train.json").unlink()
+    assert main(train) == 0
+    assert "== train" in capsys.readouterr().out

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -104,3 +106,18 @@ def test_read_structured_json_and_folder(tmp_path: Path) -> None:
         read_structured(f)
     with pytest.raises(HwsimError, match="is a folder, expected a file"):
         read_structured(tmp_path)
+
+
+def test_temporaries_of_killed_writers_are_swept(tmp_path: Path) -> None:
+    """SIGKILL during an atomic write leaves ``.<name>.<pid>.<rand>.tmp``; the next write of
+    the same file removes it when that process is gone, and leaves a live writer's alone."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    stale = tmp_path / f".log.jsonl.{int(dead.stdout)}.abc123.tmp"
+    live = tmp_path / f".log.jsonl.{os.getpid()}.def456.tmp"
+    other = tmp_path / f".other.json.{int(dead.stdout)}.abc123.tmp"
+    for f in (stale, live, other):
+        f.write_text("partial")
+    atomic_write_text(tmp_path / "log.jsonl", "{}\n")
+    assert not stale.exists() and live.exists() and other.exists()
+    assert (tmp_path / "log.jsonl").read_text() == "{}\n"
