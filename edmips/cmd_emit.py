@@ -135,12 +135,12 @@ def run(args: argparse.Namespace) -> int:
     from search.data import load_dataset
 
     check_out_dir(args.out)  # before loading and exporting, not after
+    accel = load_config(args.accel) if args.accel else None
     model, alloc, meta = _load(args)
     if meta.get("family", "fixed") != "fixed":
         raise CodegenError(
             f"model family '{meta.get('family')}' has no exact hls4ml types: train with --family fixed"
         )
-    accel = load_config(args.accel) if args.accel else None
     data = args.data or meta.get("data") or "digits"
     train_set, test_set, info = load_dataset(data, args.data_dir)
     shape = tuple(int(s) for s in info["input_shape"])

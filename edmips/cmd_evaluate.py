@@ -41,6 +41,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.json:
         check_out_file(args.json, args.force, "--json")
+    if args.accel:  # a broken config is an error now, not after the evaluation
+        from hwsim.config import load_config
+
+        load_config(args.accel)
     res = evaluate(
         EvalConfig(args.model_file, args.data, args.data_dir, args.batch_size, args.accel)
     )

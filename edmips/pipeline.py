@@ -295,7 +295,9 @@ class _Run:
         from search.api import train
 
         alloc = self.p("search", "allocation.yaml")
-        train(self.exp.train_config(self.p("train"), allocation=alloc, progress=self.progress))
+        cfg = self.exp.train_config(self.p("train"), allocation=alloc, progress=self.progress)
+        cfg.force = True  # an unfinished (or redone) stage: a model.pt there is a stale one
+        train(cfg)
 
     def run_baselines(self, force: bool) -> None:
         from search.api import train
@@ -308,7 +310,9 @@ class _Run:
                 print(f"baseline {bits}: finished already, skipped")
                 continue
             print(f"baseline {bits}")
-            train(self.exp.train_config(str(d), bits=bits, progress=self.progress))
+            cfg = self.exp.train_config(str(d), bits=bits, progress=self.progress)
+            cfg.force = True  # not marked done: whatever is in its folder is stale
+            train(cfg)
             atomic_write_text(sub, h + "\n")
 
     def run_simulate(self, force: bool) -> None:

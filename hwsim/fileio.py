@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -79,15 +80,35 @@ def _umask() -> int:
     return mask
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _sweep_stale_temporaries(p: Path) -> None:
+    """Remove temporaries of ``p`` left by writers that were killed (SIGKILL skips cleanup):
+    ``.<name>.<pid>.<random>.tmp`` whose process is gone."""
+    for tmp in p.parent.glob(f".{glob.escape(p.name)}.*.tmp"):
+        pid = tmp.name[len(p.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file and ``os.replace``.
 
     The file gets the mode any other tool would give it (0666 minus the umask), not the 0600
-    of the temporary file.
+    of the temporary file. Temporaries of the same file left by a killed writer are removed.
     """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    _sweep_stale_temporaries(p)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.{os.getpid()}.", suffix=".tmp", dir=p.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

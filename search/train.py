@@ -202,6 +202,11 @@ def load_trained(path: str) -> tuple[nn.Module, Allocation, dict[str, Any]]:
     normalisation and accuracy (top-1 in [0, 1]).
     """
     state = load_checkpoint(path, kind="trained")
+    for key in ("allocation", "zoo_args", "model_name", "family", "state_dict"):
+        if key not in state:
+            raise SearchError(
+                f"{path}: key '{key}' missing: not a complete 'edmips train' model file"
+            )
     alloc = Allocation.from_dict(state["allocation"], source=str(path))
     args = state["zoo_args"]
     pol = state.get("policy", {})

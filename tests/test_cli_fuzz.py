@@ -102,6 +102,7 @@ def _write_inputs(d: Path) -> None:
     (d / "empty.pt").write_bytes(b"")
     torch.save([1, 2, 3], d / "list.pt")
     torch.save({"version": 1, "kind": "search"}, d / "search.pt")
+    torch.save({"version": 1, "kind": "trained"}, d / "incomplete.pt")
     exps = {
         "exp_key.yaml": _experiment(colour="red"),
         "exp_type.yaml": _experiment(train__epochs="many"),
@@ -230,7 +231,11 @@ CASES = [
     ("eval-folder", ["edmips", "evaluate", "--model-file", "{d}/folder"], "folder"),
     ("eval-list", ["edmips", "evaluate", "--model-file", "{d}/list.pt"], "list.pt"),
     ("eval-kind", ["edmips", "evaluate", "--model-file", "{d}/search.pt"], "'search'"),
+    ("eval-incomplete", ["edmips", "evaluate", "--model-file", "{d}/incomplete.pt"],
+     "incomplete.pt: key 'allocation' missing"),
     ("eval-yaml", ["edmips", "evaluate", "--model-file", "{d}/w.yaml"], "w.yaml"),
+    ("eval-accel-binary", ["edmips", "evaluate", "--model-file", "{d}/bin.pt", "--accel",
+                           "{d}/bin.yaml"], "bin.yaml: a binary"),
     ("eval-json-exists", ["edmips", "evaluate", "--model-file", "{d}/bin.pt", "--json",
                           "{d}/afile"], "afile: already exists"),
     # edmips emit
@@ -241,6 +246,8 @@ CASES = [
      "afile: exists and is a file"),
     ("emit-out-unwritable", [*EMIT, "--zoo", "digits_cnn", "--bits", "4/4", "--out", UNWRITABLE],
      "cannot write in /sys"),
+    ("emit-accel-folder", [*EMIT, "--zoo", "digits_cnn", "--bits", "4/4", "--accel", "{d}/folder",
+                           "--out", "{o}/fw"], "folder: is a folder"),
     ("emit-alloc-binary", [*EMIT, "--zoo", "digits_cnn", "--alloc", "{d}/bin.yaml", "--out",
                            "{o}/fw"], "bin.yaml: a binary"),
     ("emit-verify", [*EMIT, "--zoo", "digits_cnn", "--bits", "4/4", "--verify", "lots", "--out",

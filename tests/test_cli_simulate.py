@@ -154,3 +154,24 @@ def test_edmips_simulate_subprocess_exit_code(workload: Path) -> None:
     )
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_input_shape_is_honoured_for_small_zoo_models(tmp_path: Path, capsys) -> None:
+    """digits_cnn is built for the shape asked for (the zoo says it also takes 1x28x28)."""
+    from edmips.cli import main as edmips_main
+
+    stripes = str(Path(__file__).resolve().parents[1] / "accel_configs" / "stripes.yaml")
+    macs = {}
+    for shape in ("1x8x8", "1x28x28"):
+        out = tmp_path / f"{shape}.json"
+        argv = ["simulate", "--model", "digits_cnn", "--input-shape", shape, "--bits", "4/4"]
+        assert edmips_main([*argv, "--accel", stripes, "--json", str(out), "--quiet"]) == 0
+        rep = json.loads(out.read_text())
+        macs[shape] = rep["layers"][0]["macs"]
+    capsys.readouterr()
+    # the first conv (same padding) does work in proportion to the input's pixels
+    assert macs["1x28x28"] * 64 == macs["1x8x8"] * 28 * 28
+    assert edmips_main(["simulate", "--model", "digits_cnn", "--input-shape", "1x30x30",
+                        "--bits", "4/4", "--accel", stripes]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "[1, 30, 30]" in err

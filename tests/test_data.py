@@ -86,3 +86,11 @@ def test_cifar10_batches(tmp_path):
     tr, te, info = load_dataset("cifar10", str(tmp_path))
     assert (len(tr), len(te)) == (20, 4) and info["input_shape"] == (3, 32, 32)
     assert tr.tensors[0].shape == (20, 3, 32, 32)
+
+
+def test_digits_says_data_dir_is_ignored(tmp_path, capsys):
+    load_dataset("digits", str(tmp_path))
+    err = capsys.readouterr().err
+    assert f"note: data dir '{tmp_path}' ignored: 'digits'" in err
+    load_dataset("digits")
+    assert capsys.readouterr().err == ""

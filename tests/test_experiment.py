@@ -18,11 +18,6 @@ def _raw() -> dict:
     return yaml.safe_load((ROOT / "examples" / "digits_fpga.yaml").read_text())
 
 
-@pytest.fixture(autouse=True)
-def _cwd(monkeypatch):
-    monkeypatch.chdir(ROOT)  # the examples name accel_configs/ relative to the repository
-
-
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_examples_round_trip_through_yaml(path, tmp_path):
     exp = Experiment.load(path)
@@ -107,3 +102,31 @@ def test_cli_prints_one_line_and_exits_2(tmp_path, capsys):
     bad.write_text("version: 1\nsearch: [\n")
     assert main(["run", str(bad)]) == 2
     assert "not valid YAML: line" in capsys.readouterr().err
+
+
+def test_paths_resolve_against_the_experiment_file(tmp_path, monkeypatch):
+    """The same file loads the same from any folder: relative paths are the file's, shipped
+    config names fall back to the package's accel_configs/, and a file beside the experiment
+    wins over the shipped one of the same name."""
+    monkeypatch.chdir(tmp_path)  # not the repository
+    exp = Experiment.load(ROOT / "examples" / "digits_fpga.yaml")
+    assert exp.search["accel"] == str(ROOT / "accel_configs" / "fpga_xc7z020.yaml")
+    assert exp.simulate["accels"][1] == str(ROOT / "accel_configs" / "stripes.yaml")
+    here = tmp_path / "proj"
+    (here / "accel_configs").mkdir(parents=True)
+    mine = here / "accel_configs" / "stripes.yaml"
+    mine.write_text((ROOT / "accel_configs" / "stripes.yaml").read_text())
+    raw = _raw()
+    raw["data_dir"] = "data"
+    (here / "e.yaml").write_text(yaml.safe_dump(raw))
+    monkeypatch.chdir(ROOT)  # a cwd with an accel_configs/ of its own changes nothing
+    exp = Experiment.load(here / "e.yaml")
+    assert exp.simulate["accels"][1] == str(mine)
+    assert exp.simulate["accels"][0] == str(ROOT / "accel_configs" / "bitfusion_eyeriss.yaml")
+    assert exp.data_dir == str(here / "data")
+    raw["search"]["accel"] = "../elsewhere/fpga.yaml"
+    (here / "e.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(
+        ExperimentError, match=r"search.accel: .*/proj/../elsewhere/fpga.yaml: file"
+    ):
+        Experiment.load(here / "e.yaml")
