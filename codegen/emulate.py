@@ -3,7 +3,7 @@
 This is the bit-exact reference for hls4ml's C simulation (hls4ml's nnet_utils semantics: each
 conv/dense product summed exactly in ``accum_t`` from the bias, then cast to ``result_t``;
 BatchNorm ``x*scale + bias`` then ``result_t``; ReLU ``max(x, 0)`` then ``result_t``; add exact
-then ``result_t``; max pooling max; average pooling sum in ``accum_t``, ``/= N`` in ``accum_t``,
+then ``result_t``; clip (ReLU6/Hardtanh) ``min(max(x, lo), hi)`` then ``result_t``; max pooling max; average pooling sum in ``accum_t``, ``/= N`` in ``accum_t``,
 then ``result_t``). All sums stay on grids of at most 53 bits, so float64 is exact.
 """
 
@@ -30,7 +30,14 @@ def emulate(plan: ExportPlan, x: np.ndarray) -> tuple[np.ndarray, dict[str, np.n
             elif p.op == "conv":
                 w = torch.from_numpy(p.params["weight"])
                 b = torch.from_numpy(p.params["bias"])
-                y = F.conv2d(ins[0], w, b, stride=p.params["stride"], padding=p.params["padding"])
+                y = F.conv2d(
+                    ins[0],
+                    w,
+                    b,
+                    stride=p.params["stride"],
+                    padding=p.params["padding"],
+                    groups=p.params.get("groups", 1),
+                )
             elif p.op == "linear":
                 w = torch.from_numpy(p.params["weight"])
                 b = torch.from_numpy(p.params["bias"])
@@ -42,6 +49,8 @@ def emulate(plan: ExportPlan, x: np.ndarray) -> tuple[np.ndarray, dict[str, np.n
                 y = ins[0] * s.view(shape) + b.view(shape)
             elif p.op == "relu":
                 y = torch.clamp_min(ins[0], 0.0)
+            elif p.op == "clip":
+                y = torch.clamp(ins[0], p.params["lo"], p.params["hi"])
             elif p.op == "maxpool":
                 y = F.max_pool2d(ins[0], p.params["kernel"], p.params["stride"])
             elif p.op == "avgpool":

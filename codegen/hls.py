@@ -24,6 +24,7 @@ PRECISION_KEYS = {
     "maxpool": ("accum", "result"),
     "avgpool": ("accum", "result"),
     "add": ("result",),
+    "clip": ("result",),
     "flatten": ("result",),
 }
 
@@ -59,6 +60,9 @@ def hls_config(
     """An hls4ml config (granularity 'name') with an explicit precision for every layer."""
     import hls4ml
 
+    from .hls_ext import register
+
+    register()
     with contextlib.redirect_stdout(io.StringIO()):
         cfg = hls4ml.utils.config_from_pytorch_model(
             plan.model,
@@ -131,6 +135,8 @@ def write_project(
     except CodegenError:
         raise
     except Exception as exc:  # noqa: BLE001 - converter failures become one line
+        if os.environ.get("EDMIPS_DEBUG"):
+            raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CodegenError(f"hls4ml could not convert the model: {first}") from None
     got = {layer.name.lower() for layer in hm.get_layers()}
@@ -143,6 +149,8 @@ def write_project(
     for layer in hm.get_layers():
         if layer.class_name in (
             "Conv2D",
+            "DepthwiseConv2D",
+            "PointwiseConv2D",
             "Dense",
             "Conv1D",
             "Conv2DBatchnorm",

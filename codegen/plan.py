@@ -36,6 +36,7 @@ from torch import nn
 from .errors import CodegenError
 from .export import QuantModel
 from .fixed import MAX_EXACT_BITS, FixedType, covering, weight_type_for
+from .hls_ext import Clip
 from .preflight import preflight
 
 INPUT_BITS = 16  # input type width when the input feeds no conv/linear layer directly
@@ -80,7 +81,7 @@ class ExportPlan:
     """Typed graph ready for hls4ml, the model hls4ml converts, and the input type."""
 
     nodes: list[NodePlan]
-    model: ExportRoot
+    model: nn.Module  # what hls4ml converts: ExportRoot, normalized (see preflight.normalize)
     input_shape: tuple[int, ...]
     qm: QuantModel
     notes: list[str] = field(default_factory=list)
@@ -108,6 +109,8 @@ def _op_of(node: torch.fx.Node, mods: dict[str, nn.Module]) -> str:
         return "input"
     if node.op == "call_module":
         m = mods[node.target]
+        if isinstance(m, Clip):
+            return "clip"
         table = {
             nn.Conv2d: "conv",
             nn.Linear: "linear",
@@ -170,8 +173,8 @@ def build_plan(
     """
     net = copy.deepcopy(qm.model).eval().cpu().float()
     root = ExportRoot(net)
-    gm = preflight(root, io_type)
-    mods = dict(root.named_modules())
+    gm = preflight(root, io_type, tuple(qm.input_shape))  # the normalized model hls4ml converts
+    mods = dict(gm.named_modules())
     # shapes from one forward pass
     shapes: dict[str, tuple[int, ...]] = {}
     from torch.fx.passes.shape_prop import ShapeProp
@@ -245,7 +248,7 @@ def build_plan(
         )
         p = NodePlan(n.name, op, inputs, shapes[n.name])
         if n.op == "call_module":
-            p.module = n.target[len("net.") :]
+            p.module = n.target[len("net.") :] if n.target.startswith("net.") else n.target
         q = qpoint.get(n.name)
         ins = [plans[i] for i in inputs]
         m = mods.get(n.target) if n.op == "call_module" else None
@@ -269,6 +272,12 @@ def build_plan(
             a = ins[0]
             p.lo, p.hi = max(a.lo, 0.0), max(a.hi, 0.0)
             p.types["result"] = covering(p.lo, p.hi, a.result.frac)
+        elif op == "clip":
+            a = ins[0]
+            lo, hi = float(m.lo), float(m.hi)
+            p.lo, p.hi = min(max(a.lo, lo), hi), min(max(a.hi, lo), hi)
+            p.types["result"] = covering(min(p.lo, 0.0), max(p.hi, 0.0), a.result.frac)
+            p.params.update(lo=lo, hi=hi)
         elif op == "maxpool":
             a = ins[0]
             p.lo, p.hi = a.lo, a.hi
@@ -306,8 +315,8 @@ def build_plan(
             _check_width(n.name, key, t)
         plans[n.name] = p
         order.append(p)
-    _reencode(root, order)
-    return ExportPlan(order, root, tuple(qm.input_shape), qm, notes + list(qm.notes))
+    _reencode(gm, order)
+    return ExportPlan(order, gm, tuple(qm.input_shape), qm, notes + list(qm.notes))
 
 
 def _plan_mac(p: NodePlan, m: nn.Module, a: NodePlan, qm: QuantModel, layer: str) -> None:
@@ -345,7 +354,7 @@ def _plan_mac(p: NodePlan, m: nn.Module, a: NodePlan, qm: QuantModel, layer: str
     p.types.update(weight=wt, bias=bt, accum=acc, result=acc)
     p.params.update(weight=wq, bias=bq, float_layer=lq.float_layer, layer=layer)
     if isinstance(m, nn.Conv2d):
-        p.params.update(stride=_pair(m.stride), padding=_pair(m.padding))
+        p.params.update(stride=_pair(m.stride), padding=_pair(m.padding), groups=int(m.groups))
 
 
 def _plan_bn(p: NodePlan, m: nn.Module, a: NodePlan) -> None:
@@ -376,12 +385,12 @@ def _plan_bn(p: NodePlan, m: nn.Module, a: NodePlan) -> None:
     p.params.update(scale=sq, bias=bq)
 
 
-def _reencode(root: ExportRoot, nodes: list[NodePlan]) -> None:
+def _reencode(root: nn.Module, nodes: list[NodePlan]) -> None:
     """Write the planned grid values into the model hls4ml converts."""
     mods = dict(root.named_modules())
     with torch.no_grad():
         for p in nodes:
-            if p.module is None:
+            if p.module is None or p.op not in ("conv", "linear", "bn"):
                 continue
             m = mods["net." + p.module]
             if p.op in ("conv", "linear"):

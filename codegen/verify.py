@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ class VerifyResult:
     max_abs_diff: float
     first_diverging_layer: str | None = None
     detail: str = ""
+    csim_seconds: float = 0.0  # wall time of the g++ build plus the C simulation of all samples
 
     @property
     def ok(self) -> bool:
@@ -48,6 +50,7 @@ class VerifyResult:
             "max_abs_diff": self.max_abs_diff,
             "first_diverging_layer": self.first_diverging_layer,
             "line": self.line(),
+            "csim_seconds": self.csim_seconds,
         }
 
 
@@ -121,10 +124,14 @@ def verify(
     xq = plan.input_type.cast(np.asarray(x, dtype=np.float64))
     ref, per_layer = emulate(plan, xq)
     ref_flat = channels_last(ref).reshape(ref.shape[0], -1)
+    t0 = time.perf_counter()
     got = run_csim(project_dir, _hls_input(plan, xq), ref_flat.shape[1])["y"]
+    seconds = time.perf_counter() - t0
     diff = np.abs(got - ref_flat)
     exact_rows = np.all(diff == 0, axis=1)
-    result = VerifyResult(int(xq.shape[0]), int(exact_rows.sum()), float(diff.max(initial=0.0)))
+    result = VerifyResult(
+        int(xq.shape[0]), int(exact_rows.sum()), float(diff.max(initial=0.0)), csim_seconds=seconds
+    )
     if result.ok:
         return result
     i = int(np.argmin(exact_rows))

@@ -31,18 +31,15 @@ def _conv(**kw):
 
 
 CASES = [
-    ("adaptive", Wrap(nn.AdaptiveAvgPool2d(1)), "io_parallel", ["body.0", "AvgPool2d(H)"]),
+    ("adaptive", Wrap(nn.AdaptiveAvgPool2d(2)), "io_parallel", ["body.0", "output size 1"]),
     (
         "dilation",
         Wrap(_conv(dilation=2)),
         "io_parallel",
         ["body.0", "dilation=[2, 2]", "dilation=1"],
     ),
-    ("relu6", Wrap(nn.ReLU6()), "io_parallel", ["body.0", "ReLU6", "nn.ReLU"]),
-    ("hardtanh", Wrap(nn.Hardtanh()), "io_parallel", ["body.0", "Hardtanh", "nn.ReLU"]),
     ("same", Wrap(_conv(padding="same")), "io_parallel", ["body.0", "padding='same'", "padding=1"]),
     ("grouped", Wrap(_conv(groups=2)), "io_parallel", ["body.0", "groups=2", "groups=1"]),
-    ("depthwise", Wrap(_conv(groups=4)), "io_parallel", ["body.0", "depthwise", "groups=1"]),
     (
         "stream-stride",
         Wrap(nn.MaxPool2d(3, stride=1)),
@@ -55,7 +52,6 @@ CASES = [
         "io_stream",
         ["body.0", "no padding", "--io-type parallel"],
     ),
-    ("identity", Wrap(nn.Identity()), "io_parallel", ["body.0", "Identity", "remove it"]),
 ]
 
 
@@ -72,11 +68,38 @@ def test_preflight_rejects_with_layer_and_alternative(label, model, io, needles)
 
 def test_preflight_rejects_clamp_and_view_size():
     clamp = Wrap(fwd=lambda self, x: torch.clamp(x, 0, 6))
-    with pytest.raises(CodegenError, match=r"operation 'clamp' \(clamp\).*nn.ReLU"):
+    with pytest.raises(CodegenError, match=r"operation 'clamp' \(clamp\).*nn.Hardtanh"):
         preflight(clamp)
     view = Wrap(nn.ReLU(), fwd=lambda self, x: self.body(x).view(x.size(0), -1))
     with pytest.raises(CodegenError, match=r"x.view\(x.size\(0\), -1\).*torch.flatten\(x, 1\)"):
         preflight(view)
+
+
+def test_preflight_rewrites_layers_hls4ml_lacks():
+    """Depthwise conv, ReLU6, Hardtanh, Identity and global average pooling (module and
+    functional) become layers the converter reads (codegen.hls_ext), exactly."""
+    import torch.nn.functional as F
+
+    from codegen.hls_ext import Clip, Depthwise2d
+
+    net = Wrap(
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.ReLU6(),
+        _conv(padding=1, groups=4),
+        nn.Hardtanh(-1.0, 2.0),
+        nn.Identity(),
+        fwd=lambda self, x: F.adaptive_avg_pool2d(F.relu6(self.body(x)), 1),
+    )
+    net.gap = nn.AdaptiveAvgPool2d(1)
+    x = torch.randn(3, 1, 6, 6)
+    want = net(x)
+    gm = preflight(net, "io_stream", (1, 6, 6))
+    kinds = [type(m).__name__ for m in gm.modules()]
+    assert "Depthwise2d" in kinds and kinds.count("Clip") == 3 and "AvgPool2d" in kinds
+    assert not any(k in kinds for k in ("ReLU6", "Hardtanh", "Identity"))
+    assert isinstance(gm.get_submodule("body.2"), Depthwise2d)
+    assert isinstance(gm.get_submodule("body.1"), Clip)
+    assert torch.allclose(gm(x), want, atol=1e-6)  # float32 summation order only
 
 
 def test_preflight_accepts_exportable_model():

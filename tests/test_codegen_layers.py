@@ -1,0 +1,80 @@
+"""Layers hls4ml 1.3.0's PyTorch frontend lacks, exported through its extension points:
+depthwise Conv2d, ReLU6, Hardtanh, nn.Identity, AdaptiveAvgPool2d(1) and functional global average
+pooling, next to BatchNorm, a residual add, max pooling and Flatten. Trained briefly in the fixed
+family at a mixed allocation; bit-exact C simulation in io_stream and io_parallel."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+import torch.nn.functional as F
+from codegen_helpers import digits, heldout_samples, train_fixed
+from torch import nn
+
+from codegen.emit import emit
+from codegen.export import from_search_model
+from hwsim.allocation import Allocation
+
+
+class MobileBlock(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(1, 8, 3, padding=1, bias=False)
+        self.bn0 = nn.BatchNorm2d(8)
+        self.act0 = nn.ReLU6()
+        self.dw = nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.act1 = nn.ReLU6()
+        self.pw = nn.Conv2d(8, 8, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(8)
+        self.skip = nn.Identity()
+        self.ht = nn.Hardtanh(-2.0, 2.0)
+        self.pool = nn.MaxPool2d(2)
+        self.gap = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.act0(self.bn0(self.stem(x)))
+        z = self.bn2(self.pw(self.act1(self.bn1(self.dw(y))))) + self.skip(y)
+        z = self.pool(self.ht(z))
+        a = F.adaptive_avg_pool2d(z, 1)  # functional global pooling (MobileNetV2's forward)
+        b = self.gap(F.relu6(z))  # module global pooling
+        return self.fc(torch.flatten(a + b, 1))
+
+
+ALLOC = Allocation(
+    {"stem": (8, 8), "dw": (4, 3), "pw": (3, 4), "fc": (8, 8)},
+    ["stem", "fc"],
+)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    model, acc = train_fixed(MobileBlock(), ALLOC, steps=150)
+    return from_search_model(model, ALLOC, (1, 8, 8)), acc
+
+
+@pytest.mark.parametrize("io_type", ["io_stream", "io_parallel"])
+def test_mobile_layers_bit_exact(trained, tmp_path, io_type):
+    qm, acc = trained
+    assert acc > 0.3
+    out = tmp_path / "prj"
+    res = emit(
+        qm,
+        out,
+        samples=heldout_samples(200),
+        calib=digits()[0][:512].double().numpy(),
+        io_type=io_type,
+        progress=False,
+    )
+    assert res.verify.line() == "verify: 200/200 samples bit-exact (max |diff| = 0)"
+    ops = {p.name: p.op for p in res.plan.nodes}
+    assert sum(op == "clip" for op in ops.values()) == 4  # act0, act1, ht, relu6
+    assert res.plan.node("net_dw").params["groups"] == 8
+    assert sum(op == "avgpool" for op in ops.values()) == 2
+    cpp = (out / "firmware" / "myproject.cpp").read_text()
+    assert "nnet::clip<" in cpp
+    assert re.search(r"depthwise_conv_2d\w*<", cpp), "depthwise conv not emitted as DepthwiseConv2D"
+    assert (out / "firmware" / "nnet_utils" / "nnet_clip.h").is_file()
