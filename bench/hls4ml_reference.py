@@ -736,9 +736,11 @@ def predict(rows: list[dict], raw: dict) -> list[dict]:
                 )
             by_design.setdefault(_key(row), []).append({**pr, "fifo": fifo})
         elif row["kind"] == "table":
-            pr["bram_18k"] = float(table_bram(int(row["n_out"]))) * (
-                2 if "softmax" in row["layer"] else 1
-            )
+            # nnet_activation.h: softmax looks up exp() once per input and 1/sum once; ELU
+            # once per input
+            pr["bram_18k"] = float(table_bram(int(row["n_out"])))
+            if "softmax" in row["layer"]:
+                pr["bram_18k"] += float(table_bram(1))
             pr["why"] = "only the table's BRAM: activation-layer LUT/DSP/latency are not modelled"
         preds.append(pr)
     for row, pr in zip(rows, preds):
