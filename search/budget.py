@@ -142,8 +142,9 @@ class LambdaController:
     log_min: float = -12.0
     log_max: float = 8.0
     signed: bool = False
-    kp_signed: float = 2.0
-    ki_signed: float = 0.5
+    kp_signed: float = 1.0
+    ki_signed: float = 0.3
+    leak: float = 0.5  # inside the dead band lambda decays by this factor per interval
     band: float = 0.042  # with setpoint 0.95: expected cost held in [0.91, 0.99] x budget
     steps: int = 0
     acc: float = 0.0
@@ -163,6 +164,8 @@ class LambdaController:
                 r = mean / self.target - 1.0
                 err = r - min(max(r, -self.band), self.band)
                 lam = self.lam + self.kp_signed * (err - self.prev_err) + self.ki_signed * err
+                if err == 0.0:
+                    lam *= self.leak
                 bound = math.exp(self.log_max)
                 self.lam = min(max(lam, -bound), bound)
                 self.prev_err = err
