@@ -16,7 +16,8 @@ widest candidate costs) and dA = T[w_min, a_max] / T[w_min, a_min] - 1 (the same
 
     python bench/search_convergence.py [--cases NAME,...] [--hardware] [--out bench/results/search_convergence]
 
-Writes ``results.md`` and ``results.json`` under ``--out`` (atomically) and prints the tables.
+Writes ``cases/*.json`` (one per case), ``results.md`` and ``results.json`` under ``--out``
+(atomically) and prints the tables.
 """
 
 from __future__ import annotations
@@ -193,15 +194,24 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    prev = json.loads((out / "results.json").read_text()) if (out / "results.json").exists() else {}
-    rows = {r["case"]: r for r in prev.get("convergence", [])}
-    hw = prev.get("hardware", [])
+    # one JSON per case (cases may run in separate processes); the tables list every case file
+    cases = out / "cases"
+    cases.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         for name in [c for c in args.cases.split(",") if c]:
-            rows[name] = run_case(name, CASES[name], Path(tmp))
-            print(table([rows[name]]).splitlines()[-1], flush=True)
+            row = run_case(name, CASES[name], Path(tmp))
+            atomic_write_text(cases / f"{name.replace('/', '_')}.json", json.dumps(row, indent=1))
+            print(table([row]).splitlines()[-1], flush=True)
         if args.hardware:
-            hw = run_hardware(args.hw_target, Path(tmp))
+            hw_rows = run_hardware(args.hw_target, Path(tmp))
+            atomic_write_text(cases / "hardware.json", json.dumps(hw_rows, indent=1))
+    rows = {}
+    for f in cases.glob("*.json"):
+        if f.name != "hardware.json":
+            r = json.loads(f.read_text())
+            rows[r["case"]] = r
+    hw_file = cases / "hardware.json"
+    hw = json.loads(hw_file.read_text()) if hw_file.exists() else []
     conv = [rows[k] for k in CASES if k in rows]
     md = [
         "# Search convergence (bench/search_convergence.py)",
