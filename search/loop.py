@@ -360,6 +360,7 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
             setup.train_ds, cfg.batch_size, True, cfg.seed, epoch, cfg.workers, world, rank
         )
         n_steps = len(loader)
+        ctl.period = n_steps
         temp = temperature(cfg, epoch, 0, n_steps)
         net.train()
         sums = {"loss": 0.0, "ce": 0.0, "correct": 0, "n": 0, "cost": 0.0, "steps": 0}
