@@ -198,6 +198,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="fraction of the epochs that train weights only (alphas frozen, no cost; default 0.25)",
     )
     p.add_argument(
+        "--entropy",
+        type=float,
+        default=None,
+        help="weight of the per-layer entropy penalty, ramped up with the annealing (default 0.01; paper 0)",
+    )
+    p.add_argument(
+        "--setpoint",
+        type=float,
+        default=None,
+        help="the lambda controller aims the expected cost at this fraction of the target (default 0.95)",
+    )
+    p.add_argument(
         "--init",
         default=None,
         metavar="MODEL.pt",

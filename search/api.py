@@ -24,7 +24,10 @@ DEFAULT_A_BITS: list[int] = [2, 3, 4]
 #: ``converge`` (the default) is what reaches a decided allocation in the 10^2-10^4 steps this tool
 #: runs: Adam on the alphas (betas 0.5/0.999 and no weight decay, as DARTS, Liu et al. ICLR 2019),
 #: a softmax temperature annealed geometrically from 1 to 0.03 over the post-warm-up steps (as
-#: FBNet anneals its Gumbel-softmax temperature, Wu et al. CVPR 2019), the first 25% of the epochs
+#: FBNet anneals its Gumbel-softmax temperature, Wu et al. CVPR 2019) with the alphas' step scaled
+#: by the temperature (the logits alpha/T move at most ~lra per step however far T has annealed),
+#: a small entropy penalty ramped up with the annealing (it breaks the ties of layers where
+#: neither accuracy nor cost prefers a width, which would otherwise stay undecided), the first 25% of the epochs
 #: a warm-up with the alphas frozen and the cost term off, and the lambda controller aiming at
 #: 0.95x the budget so the final argmax lands in [0.9, 1.0]x without repair.
 #: ``paper`` keeps EdMIPS's own settings (Cai & Vasconcelos, CVPR 2020, github.com/zhaoweicai/EdMIPS:
@@ -39,6 +42,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "temp_end": 0.03,
         "warmup": 0.25,
         "setpoint": 0.95,
+        "entropy": 0.01,
     },
     "paper": {
         "arch_optimizer": "sgd",
@@ -47,6 +51,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "temp_end": 1.0,
         "warmup": 0.0,
         "setpoint": 1.0,
+        "entropy": 0.0,
     },
 }
 
@@ -91,6 +96,7 @@ class SearchConfig(_DictConfig):
     temp_end: float | None = None  # ... at the last step (geometric in between)
     warmup: float | None = None  # fraction of the epochs (rounded down) with frozen alphas, no cost
     setpoint: float | None = None  # the controller aims the expected cost at setpoint x budget
+    entropy: float | None = None  # weight of the mean per-layer entropy (nats), ramped 0 -> 1
     init: str | None = None  # warm start: model.pt of `edmips train` or a search checkpoint
     first: str = "float"
     last: str = "float"
@@ -124,6 +130,8 @@ class SearchConfig(_DictConfig):
             v = getattr(self, key)
             if not (isinstance(v, (int, float)) and 0 < v < float("inf")):
                 raise SearchError(f"--{key.replace('_', '-')} {v!r}: expected a positive number")
+        if not 0 <= float(self.entropy) < float("inf"):  # type: ignore[arg-type]
+            raise SearchError(f"--entropy {self.entropy!r}: expected a non-negative number")
         if not 0 <= float(self.warmup) < 1:  # type: ignore[arg-type]
             raise SearchError(f"--warmup {self.warmup!r}: expected a fraction in [0, 1)")
 

@@ -125,7 +125,9 @@ class LambdaController:
     [log_min, log_max]: lambda stays positive, so the cost term only ever pushes costs down.
     ``signed=True`` (the converge preset): ``r = E / target - 1``, ``e = r`` outside a dead band
     ``|r| <= band`` and 0 inside it (shifted to the band's edge), and
-    ``lam += kp_signed * (e - e_prev) + ki_signed * e``, clamped to [-exp(log_max), exp(log_max)]:
+    ``lam += kp_signed * (e - e_prev) + ki_signed * (interval / period) * e``, clamped to
+    [-exp(log_max), exp(log_max)] (``period`` = steps per epoch, so the integral gain is per epoch
+    and the controller's time scale is that of the temperature schedule, whatever the data size):
     the Lagrange multiplier of an equality target, negative while the cost is under the
     target, so the search also spends budget it would leave unused where accuracy does not ask
     for bits (the knapsack repair's ``fill`` rule, learned). Inside the dead band lambda holds
@@ -143,7 +145,9 @@ class LambdaController:
     log_max: float = 8.0
     signed: bool = False
     kp_signed: float = 2.0
-    ki_signed: float = 0.5
+    ki_signed: float = 10.0  # per epoch of steps (see ``period``)
+    period: int = 0  # steps per epoch (set by the search loop); 0: ki_signed per interval
+    leak: float = 0.5  # inside the dead band lambda decays by this factor per interval
     band: float = 0.042  # with setpoint 0.95: expected cost held in [0.91, 0.99] x budget
     steps: int = 0
     acc: float = 0.0
@@ -162,7 +166,10 @@ class LambdaController:
             if self.signed:
                 r = mean / self.target - 1.0
                 err = r - min(max(r, -self.band), self.band)
-                lam = self.lam + self.kp_signed * (err - self.prev_err) + self.ki_signed * err
+                ki = self.ki_signed * (self.interval / self.period if self.period else 1.0)
+                lam = self.lam + self.kp_signed * (err - self.prev_err) + ki * err
+                if err == 0.0:
+                    lam *= self.leak
                 bound = math.exp(self.log_max)
                 self.lam = min(max(lam, -bound), bound)
                 self.prev_err = err

@@ -136,6 +136,20 @@ def arch_optimizer(cfg: SearchConfig, arch: list[nn.Parameter]) -> torch.optim.O
     return torch.optim.SGD(arch, lr=cfg.lra, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
+def anneal_progress(cfg: SearchConfig, temp: float) -> float:
+    """How far the temperature has annealed: 0 at ``temp_start``, 1 at ``temp_end``."""
+    t0, t1 = float(cfg.temp_start), float(cfg.temp_end)  # type: ignore[arg-type]
+    if abs(math.log(t1 / t0)) < 1e-12:
+        return 0.0
+    return min(max(math.log(temp / t0) / math.log(t1 / t0), 0.0), 1.0)
+
+
+def entropy_term(probs: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """Mean over searched layers of H(pi_w) + H(pi_a) in nats (differentiable)."""
+    h = [-(p * torch.log(p.clamp_min(1e-12))).sum() for pair in probs for p in pair]
+    return torch.stack(h).sum() / max(len(probs), 1)
+
+
 def entropy(p: np.ndarray) -> float:
     """Shannon entropy of one distribution in bits."""
     q = p[p > 0]
@@ -346,6 +360,7 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
             setup.train_ds, cfg.batch_size, True, cfg.seed, epoch, cfg.workers, world, rank
         )
         n_steps = len(loader)
+        ctl.period = n_steps
         temp = temperature(cfg, epoch, 0, n_steps)
         net.train()
         sums = {"loss": 0.0, "ce": 0.0, "correct": 0, "n": 0, "cost": 0.0, "steps": 0}
@@ -358,12 +373,21 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
         for step, (x, y) in enumerate(bar):
             temp = temperature(cfg, epoch, step, n_steps)
             setup.set_temperature(temp)
+            if cfg.arch_optimizer == "adam":
+                # the logits are alpha / T: a step of lra * T moves them by at most ~lra however
+                # far the temperature has annealed (no late jumps across the budget)
+                for g in opt_a.param_groups:
+                    g["lr"] = lr_a * temp
             logits = net(x)
             loss_ce = ce(logits, y)
-            expected = setup.cost(setup.probs())
+            probs = setup.probs()
+            expected = setup.cost(probs)
             loss = loss_ce
             if searching:
                 loss = loss + ctl.lam * (expected / setup.cost.scale).to(loss_ce.dtype)
+                if cfg.entropy:
+                    ramp = float(cfg.entropy) * anneal_progress(cfg, temp)
+                    loss = loss + ramp * entropy_term(probs).to(loss_ce.dtype)
             if not torch.isfinite(loss):
                 raise SearchError(
                     f"loss became {float(loss.detach())} at epoch {epoch + 1} step {step + 1} (try a smaller --lr"

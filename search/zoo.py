@@ -330,6 +330,12 @@ MODELS: dict[str, ModelInfo] = {
             "16/32/64)",
         ),
         ModelInfo(
+            "resnet20_fm_w8",
+            (1, 28, 28),
+            10,
+            "resnet20_fm at half width (8/16/32): the same 20 searched layers, ~4x cheaper steps",
+        ),
+        ModelInfo(
             "mobilenetv2_fm",
             (1, 28, 28),
             10,
@@ -387,6 +393,7 @@ def build_model(
         "mobilenet_v2": lambda: MobileNetV2(classes, cin),
         "resnet20": lambda: ResNet(BasicBlock, [3, 3, 3], classes, cin, cifar=True),
         "resnet20_fm": lambda: ResNet(BasicBlock, [3, 3, 3], classes, cin, cifar=True),
+        "resnet20_fm_w8": lambda: ResNet(BasicBlock, [3, 3, 3], classes, cin, cifar=True, width=8),
         "mobilenetv2_fm": lambda: MobileNetV2(
             classes,
             cin,
