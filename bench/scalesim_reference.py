@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tqdm import tqdm
@@ -41,9 +42,15 @@ from hwsim.workload import Workload  # noqa: E402
 DATA = ROOT / "bench" / "data"
 NETWORKS = ("cifar_small_cnn", "cifar_resnet20", "cifar_dw_tiny")
 ARRAYS = ((16, 16), (32, 32))
+USER_ARRAYS = ((32, 32),)
 DATAFLOWS = ("os", "ws", "is")
 SRAM_KB = 64  # each of the ifmap / filter / ofmap SRAMs (CALC mode: sizes only move DRAM counts)
 SCALESIM_PIN = "scalesim==3.0.0"
+# USER mode: DRAM bandwidth in words (bytes) per cycle for each of the ifmap, filter and ofmap
+# interfaces (SCALE-Sim 3.0.0 takes ifmap/filter from the *SRAMBankBandwidth keys, ofmap from
+# Bandwidth). CALC mode ignores it.
+USER_BW_WORDS = 10
+MODES = {"calc": "CALC", "user": "USER"}
 
 COLUMNS = [
     "network",
@@ -67,6 +74,9 @@ COLUMNS = [
     "config_cpu_s",
 ]
 
+USER_COLUMNS = COLUMNS[:6] + ["mode", "dram_bw_words"] + COLUMNS[6:]
+REFERENCE_CSV = {"calc": "scalesim_reference.csv", "user": "scalesim_user_reference.csv"}
+
 CFG = """[general]
 run_name = {run}
 
@@ -79,18 +89,18 @@ OfmapSramSzkB : {kb}
 IfmapOffset : 0
 FilterOffset : 10000000
 OfmapOffset : 20000000
-Bandwidth : 10
+Bandwidth : {bw}
 Dataflow : {df}
 ReadRequestBuffer : 32
 WriteRequestBuffer : 32
 
 [layout]
 IfmapCustomLayout : False
-IfmapSRAMBankBandwidth : 10
+IfmapSRAMBankBandwidth : {bw}
 IfmapSRAMBankNum : 10
 IfmapSRAMBankPort : 2
 FilterCustomLayout : False
-FilterSRAMBankBandwidth : 10
+FilterSRAMBankBandwidth : {bw}
 FilterSRAMBankNum : 10
 FilterSRAMBankPort : 2
 
@@ -102,7 +112,7 @@ BlockSize : 8
 RandomNumberGeneratorSeed : 40
 
 [run_presets]
-InterfaceBandwidth : CALC
+InterfaceBandwidth : {mode}
 UseRamulatorTrace : False
 """
 
@@ -136,6 +146,17 @@ for topo in topos:
 """
 
 
+def parse_arrays(specs: list[str]) -> tuple[tuple[int, int], ...]:
+    """``["16x16", "32x32"]`` -> ((16, 16), (32, 32)); a malformed one is a one-line error."""
+    out = []
+    for spec in specs:
+        parts = spec.lower().split("x")
+        if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+            raise HwsimError(f"--arrays: expected RxC such as 32x32, got {spec!r}")
+        out.append((int(parts[0]), int(parts[1])))
+    return tuple(out)
+
+
 def ensure_venv(venv: Path) -> Path:
     """Python of a venv holding scalesim 3.0.0 and numpy < 2; created (pip) if missing."""
     py = venv / "bin" / "python"
@@ -158,14 +179,25 @@ def _int(d: dict[str, str], key: str) -> int:
 
 
 def run_config(
-    py: Path, workload: Workload, rows: int, cols: int, df: str, work: Path, bar: tqdm
+    py: Path,
+    workload: Workload,
+    rows: int,
+    cols: int,
+    df: str,
+    work: Path,
+    bar: tqdm,
+    mode: str = "calc",
 ) -> list[dict[str, object]]:
     """SCALE-Sim on every layer of ``workload`` for one array/dataflow; one dict per layer."""
     tag = f"{workload.name}_{rows}x{cols}_{df}"
     d = work / tag
     d.mkdir(parents=True)
     cfg = d / "scalesim.cfg"
-    cfg.write_text(CFG.format(run=tag, rows=rows, cols=cols, kb=SRAM_KB, df=df))
+    cfg.write_text(
+        CFG.format(
+            run=tag, rows=rows, cols=cols, kb=SRAM_KB, df=df, mode=MODES[mode], bw=USER_BW_WORDS
+        )
+    )
     layout = d / "layout.csv"
     layout.write_text("Layer name, IFMAP Height, IFMAP Width, Channels,\n")  # header only
     topos = {}
@@ -195,6 +227,7 @@ def run_config(
                 "array_cols": cols,
                 "dataflow": df,
                 "sram_kb": SRAM_KB,
+                **({"mode": mode, "dram_bw_words": USER_BW_WORDS} if mode != "calc" else {}),
                 "sublayers": len(comp),
                 "total_cycles_incl_prefetch": total_incl,
                 "total_cycles": total,
@@ -209,6 +242,7 @@ def run_config(
                 "layer_cpu_s": round(rec["cpu_s"], 3),
             }
         )
+        bar.set_description(tag)
         bar.update(1)
     err = proc.stderr.read() if proc.stderr else ""
     if proc.wait() != 0 or len(results) != len(topos):
@@ -222,15 +256,34 @@ def run_config(
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--venv", type=Path, default=Path("/tmp/scalesim-venv"))
-    ap.add_argument("--out", type=Path, default=DATA / "scalesim_reference.csv")
+    ap.add_argument("--out", type=Path, default=None, help="default: the mode's committed CSV")
+    ap.add_argument(
+        "--mode",
+        choices=sorted(MODES),
+        default="calc",
+        help="calc: CALC bandwidth (no stalls, scalesim_reference.csv); user: USER bandwidth of"
+        f" {USER_BW_WORDS} words/cycle per interface (scalesim_user_reference.csv)",
+    )
     ap.add_argument("--networks", nargs="+", default=list(NETWORKS), help="names in bench/data")
     ap.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    ap.add_argument(
+        "--arrays",
+        nargs="+",
+        default=None,
+        help="RxC array sizes (default: 16x16 32x32 for calc, 32x32 for user: USER mode is"
+        " 2-5x slower and 16x16 runs take an hour on a loaded 2-core machine)",
+    )
+    ap.add_argument("--jobs", type=int, default=1, help="SCALE-Sim processes run at once")
     ap.add_argument(
         "--summary-only",
         action="store_true",
         help="print the SCALE-Sim vs hwsim table for the existing --out CSV and exit",
     )
     args = ap.parse_args(argv)
+    if args.out is None:
+        args.out = DATA / REFERENCE_CSV[args.mode]
+    if args.summary_only and args.mode == "user":
+        return user_summary(args.out, args.networks)
     if args.summary_only:
         return summary_only(args.out, args.networks)
     try:
@@ -238,19 +291,27 @@ def main(argv: list[str] | None = None) -> int:
             raise HwsimError(f"{args.out}: already exists (use --force to overwrite)")
         nets = [Workload.load(DATA / f"{n}.yaml") for n in args.networks]
         py = ensure_venv(args.venv)
-        configs = [(r, c, df) for (r, c) in ARRAYS for df in DATAFLOWS]
+        arrays = parse_arrays(args.arrays) if args.arrays else USER_ARRAYS
+        if args.mode == "calc" and not args.arrays:
+            arrays = ARRAYS
+        configs = [(r, c, df) for (r, c) in arrays for df in DATAFLOWS]
         t0 = time.perf_counter()
         rows: list[dict[str, object]] = []
         with (
             tempfile.TemporaryDirectory(prefix="scalesim-ref-") as tmp,
             tqdm(total=sum(len(w) for w in nets) * len(configs), unit="layer") as bar,
+            ThreadPoolExecutor(max(1, args.jobs)) as pool,
         ):
-            for w in nets:
-                for r, c, df in configs:
-                    bar.set_description(f"{w.name} {r}x{c} {df}")
-                    rows += run_config(py, w, r, c, df, Path(tmp), bar)
+            jobs = [
+                pool.submit(run_config, py, w, r, c, df, Path(tmp), bar, args.mode)
+                for w in nets
+                for r, c, df in configs
+            ]
+            for job in jobs:  # submission order: the CSV is deterministic
+                rows += job.result()
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+        cols = COLUMNS if args.mode == "calc" else USER_COLUMNS
+        writer = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
         atomic_write_text(args.out, buf.getvalue())
@@ -259,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     wall = time.perf_counter() - t0
     print(f"wrote {args.out}: {len(rows)} rows in {wall:.0f} s wall")
+    if args.mode == "user":
+        return user_summary(args.out, args.networks)
     summarize(rows, nets)
     return 0
 
@@ -303,6 +366,12 @@ def summarize(rows: list[dict[str, object]], nets: list[Workload]) -> None:
                 f" {int(got.sum()):12d} {exact:>2d}/{len(ref):<2d} {cpu:14.2f} {best:9.2e}"
                 f" {cpu / best:9.0f}x"
             )
+
+
+def user_summary(path: Path, names: list[str]) -> int:
+    """USER mode: SCALE-Sim vs hwsim stall and compute cycles per network and config."""
+    print(f"(user summary of {path} not implemented yet)")
+    return 0
 
 
 def summary_only(path: Path, names: list[str]) -> int:
