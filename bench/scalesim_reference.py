@@ -29,6 +29,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -368,9 +369,138 @@ def summarize(rows: list[dict[str, object]], nets: list[Workload]) -> None:
             )
 
 
+USER_RESULTS = ROOT / "bench" / "results" / "scalesim_user.csv"
+STALL_GOAL = 0.20
+
+
+def user_config(rows: int, cols: int, df: str):
+    """hwsim systolic config matched to the SCALE-Sim USER runs: the array and dataflow, 1-byte
+    words (8-bit operands and partial sums), three double-buffered SRAMs of ``SRAM_KB`` and one
+    DRAM interface of ``USER_BW_WORDS`` bytes/cycle per operand."""
+    import yaml
+
+    from hwsim.config import parse_config
+
+    raw = yaml.safe_load((ROOT / "accel_configs" / "systolic_int8_32x32_ws.yaml").read_text())
+    mem = dict(raw["memory"])
+    for buf in ("weight_buffer", "input_buffer", "output_buffer"):
+        mem[buf] = {**mem[buf], "size_kib": SRAM_KB, "double_buffered": True}
+    mem["dram"] = {**mem["dram"], "bw_bits_per_cycle": 8 * USER_BW_WORDS}
+    mem.update(psum_bits=8, output_bits="a", overlap="max")
+    raw.update(
+        array={"rows": rows, "cols": cols, "dataflow": df}, memory=mem, dram_ports="per_operand"
+    )
+    return parse_config(raw, source=f"scalesim-user {rows}x{cols} {df}")
+
+
 def user_summary(path: Path, names: list[str]) -> int:
-    """USER mode: SCALE-Sim vs hwsim stall and compute cycles per network and config."""
-    print(f"(user summary of {path} not implemented yet)")
+    """USER mode: SCALE-Sim vs hwsim stall and compute cycles per network and config (8/8).
+
+    Prints the table, writes ``bench/results/scalesim_user.csv``. The claim is the stall total
+    per network (over its layers and configs) within ``STALL_GOAL``, compute cycles exact.
+    """
+    from hwsim.tables import cost_tables
+
+    if not path.is_file():
+        print(f"error: {path}: file not found", file=sys.stderr)
+        return 2
+    with path.open() as fh:
+        ref = list(csv.DictReader(fh))
+    out: list[dict[str, object]] = []
+    print(
+        f"{'network':16s} {'array':>5s} {'df':>2s} {'scalesim_stall':>14s} {'hwsim_stall':>11s}"
+        f" {'hwsim_given_ss':>14s} {'ss_dram_wds':>12s} {'hw_dram_wds':>11s} {'compute_exact':>13s}"
+    )
+    per_net: dict[str, list[float]] = {}
+    for name in names:
+        w = Workload.load(DATA / f"{name}.yaml")
+        keys = sorted(
+            {
+                (int(r["array_rows"]), int(r["array_cols"]), r["dataflow"])
+                for r in ref
+                if r["network"] == name
+            }
+        )
+        for r_, c_, df in keys:
+            sel = {
+                x["layer"]: x
+                for x in ref
+                if x["network"] == name
+                and int(x["array_rows"]) == r_
+                and int(x["array_cols"]) == c_
+                and x["dataflow"] == df
+            }
+            cfg = user_config(r_, c_, df)
+            t = cost_tables(w, cfg, [8], [8])
+            stall = t["stall_cycles"][:, 0, 0]
+            comp = t["compute_cycles"][:, 0, 0]
+            ss = np.array([int(sel[n]["stall_cycles"]) for n in w.names], dtype=float)
+            sc = np.array([int(sel[n]["compute_cycles"]) for n in w.names], dtype=float)
+
+            def words(
+                key: str, sel: dict[str, dict[str, str]] = sel, names: list[str] = w.names
+            ) -> np.ndarray:
+                return np.array([int(sel[n][key]) for n in names], dtype=float)
+
+            # hwsim's timing model fed SCALE-Sim's own DRAM traffic (8-bit words); SCALE-Sim
+            # prefetches the first buffer load before cycle 0, so no fill term
+            given = cfg.model.stall_from_traffic(
+                sc,
+                {
+                    "weight_rd": 8 * words("filter_dram_reads"),
+                    "ifmap_rd": 8 * words("ifmap_dram_reads"),
+                    "psum_rd": np.zeros(len(sc)),
+                    "ofmap_wr": 8 * words("ofmap_dram_writes"),
+                    "fill": np.zeros(len(sc)),
+                },
+            )
+            ss_words = sum(
+                words(k).sum()
+                for k in ("ifmap_dram_reads", "filter_dram_reads", "ofmap_dram_writes")
+            )
+            hw_words = t["dram_bytes"][:, 0, 0].sum()  # 8-bit words = bytes
+            exact = int(np.sum(comp == sc))
+            acc = per_net.setdefault(name, [0.0] * 6)
+            for j, v in enumerate((ss.sum(), stall.sum(), given.sum(), exact, len(sc), 0)):
+                acc[j] += v
+            print(
+                f"{name:16s} {r_:>2d}x{c_:<2d} {df:>2s} {ss.sum():14.0f} {stall.sum():11.0f}"
+                f" {given.sum():14.0f} {ss_words:12.0f} {hw_words:11.0f} {exact:>6d}/{len(sc):<6d}"
+            )
+            for i, n in enumerate(w.names):
+                out.append(
+                    {
+                        "network": name,
+                        "layer": n,
+                        "array_rows": r_,
+                        "array_cols": c_,
+                        "dataflow": df,
+                        "scalesim_stall_cycles": int(ss[i]),
+                        "hwsim_stall_cycles": int(stall[i]),
+                        "hwsim_stall_given_scalesim_traffic": int(given[i]),
+                        "scalesim_compute_cycles": int(sc[i]),
+                        "hwsim_compute_cycles": int(comp[i]),
+                    }
+                )
+    print()
+    for name, (ss_tot, hw_tot, given_tot, exact, n, _) in per_net.items():
+
+        def rel(x: float, ss_tot: float = ss_tot) -> str:
+            return f"{x / ss_tot - 1:+.1%}" if ss_tot else "n/a"
+
+        good = ss_tot > 0 and abs(given_tot / ss_tot - 1) <= STALL_GOAL and exact == n
+        print(
+            f"{name:16s} stall total: SCALE-Sim {ss_tot:.0f}; hwsim {hw_tot:.0f} ({rel(hw_tot)});"
+            f" hwsim timing on SCALE-Sim's traffic {given_tot:.0f} ({rel(given_tot)},"
+            f" {'within' if good else 'not within'} {STALL_GOAL:.0%});"
+            f" compute exact on {exact:.0f}/{n:.0f} layer-configs"
+        )
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(out[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(out)
+    atomic_write_text(USER_RESULTS, buf.getvalue())
+    print(f"wrote {USER_RESULTS}")
     return 0
 
 

@@ -221,9 +221,10 @@ class Systolic(Accelerator):
         nb = self.params.native_bits
         return w_bits <= nb.w and a_bits <= nb.a
 
-    def _stall(self, compute: np.ndarray, d: dict[str, np.ndarray]) -> np.ndarray:
-        """Cycles waiting for DRAM (see the module docstring): ``max(fill, memory - compute)``
-        under double buffering; ``sum`` stalls for all memory time, ``stall_free`` for none."""
+    def stall_from_traffic(self, compute: np.ndarray, d: dict[str, np.ndarray]) -> np.ndarray:
+        """Cycles waiting for DRAM given a layer's traffic ``d`` in bits (keys as returned by
+        :func:`dram_bits`): ``max(fill, memory - compute)`` under double buffering (``overlap:
+        max``); ``sum`` stalls for all memory time, ``stall_free`` for none."""
         mem = self.params.memory
         bw = mem.dram.bw_bits_per_cycle
         if self.params.dram_ports == "per_operand":
@@ -255,7 +256,7 @@ class Systolic(Accelerator):
         d = dram_bits(L, w, a, mem, R, C, df)
         dram_rd = d["weight_rd"] + d["ifmap_rd"] + d["psum_rd"]
         dram_wr = d["ofmap_wr"]
-        stall = self._stall(compute, d)
+        stall = self.stall_from_traffic(compute, d)
         sram_rd = g * passes * (ifmap_rd * a + filt_rd * w) + d["psum_rd"]
         sram_wr_out = g * passes * ofmap_wr * mem.psum_bits
         # buffers are filled from DRAM and the output buffer drains to it
