@@ -226,3 +226,23 @@ def test_small_output_buffer_spills_partial_sums(systolic_raw) -> None:
     assert tight_small["dram_bytes"][0, 0, 0] > tight_big["dram_bytes"][0, 0, 0]
     assert tight_small["cycles"][0, 0, 0] >= tight_big["cycles"][0, 0, 0]
     np.testing.assert_array_equal(tight_small["compute_cycles"], tight_big["compute_cycles"])
+
+
+def test_zigzag_trend_from_the_committed_reference() -> None:
+    """The ZigZag ``tpu_like`` claim, from ``bench/data/zigzag_reference.csv`` (no ZigZag run):
+    rank correlation of latency relative to 8/8 >= 0.8 and of energy >= 0.9."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "zigzag_reference", ROOT / "bench" / "zigzag_reference.py"
+    )
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    with mod.REFERENCE.open() as fh:
+        ref = list(csv.DictReader(fh))
+    assert len(ref) == 25
+    rows, corr = mod.compare(ref)
+    assert corr["latency"] >= 0.8 and corr["energy"] >= 0.9, corr
+    fc = {(r["w_bits"], r["a_bits"]): r for r in rows if r["layer"] == "fc"}
+    assert fc[(4, 8)]["hwsim_latency_rel"] == pytest.approx(0.5, abs=0.02)

@@ -33,7 +33,7 @@ them back, or T is tiled to fit and the weights are re-read once per T tile (fre
 their buffer). (SCALE-Sim writes ws/is partial sums to DRAM on every row fold whatever the
 buffer size.) Time: with ``overlap: max`` transfers overlap compute
 (double buffering), so a layer waits ``max(fill, memory - compute)`` cycles, ``fill`` being the
-first fold's stationary tile (R x C operands); ``dram.ports: per_operand`` gives each operand its own interface
+first input tile plus, for ws, the first fold's R x C weights (ZigZag's "onloading"); ``dram.ports: per_operand`` gives each operand its own interface
 of ``bw_bits_per_cycle`` (SCALE-Sim's USER mode) instead of one shared one.
 """
 
@@ -145,7 +145,8 @@ def dram_bits(
 ) -> dict[str, np.ndarray]:
     """DRAM traffic of one layer in bits: ``weight_rd``, ``ifmap_rd``, ``psum_rd`` (spilled
     partial sums read back), ``ofmap_wr`` (outputs plus spilled partial sums), and the first
-    ``fill``: the first fold's stationary tile, which must arrive before compute starts."""
+    ``fill``: the first input tile and (ws) the first fold's weights, which must arrive before
+    compute starts."""
     wb = L.weights * w
     ib = ifmap_read_elements(L) * a
     out_bits = a if mem.output_bits == "a" else mem.psum_bits
@@ -175,16 +176,12 @@ def dram_bits(
         use_spill = overflow & (2 * spill < reload)
         psum_rd = np.where(use_spill, spill, zero)
         weight_rd = weight_rd + np.where(overflow & ~use_spill, reload, zero)
-    # before the first fold computes, its stationary tile (R x C weights for ws, inputs for is)
-    # must be in; the streamed operand then arrives progressively under double buffering
+    # before compute starts, the first input tile (a buffer half, or the whole input when it
+    # fits) and the first fold's stationary weights (ws: R x C) must be on chip; later tiles
+    # arrive under double buffering while earlier ones compute
+    fill = np.minimum(ib, it) + zero
     if dataflow == "ws":
-        fill = np.minimum(rows * cols, L.weights / L.groups) * w
-    elif dataflow == "is":
-        sr_, sc_, _ = gemm_mapping(L, dataflow)
-        fill = np.minimum(rows * cols, sr_ * sc_) * a
-    else:
-        fill = zero
-    fill = fill + zero
+        fill = fill + np.minimum(rows * cols, L.weights / L.groups) * w
     return {
         "weight_rd": weight_rd,
         "ifmap_rd": ifmap_rd,
