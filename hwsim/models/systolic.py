@@ -144,9 +144,9 @@ def dram_bits(
     L: LayerArrays, w: np.ndarray, a: np.ndarray, mem: Memory, rows: int, cols: int, dataflow: str
 ) -> dict[str, np.ndarray]:
     """DRAM traffic of one layer in bits: ``weight_rd``, ``ifmap_rd``, ``psum_rd`` (spilled
-    partial sums read back), ``ofmap_wr`` (outputs plus spilled partial sums), and the first
-    ``fill``: the first input tile and (ws) the first fold's weights, which must arrive before
-    compute starts."""
+    partial sums read back), ``ofmap_wr`` (outputs plus spilled partial sums) and ``fill`` (the
+    first input tile and, for ws, the first fold's weights: what must arrive before compute
+    starts)."""
     wb = L.weights * w
     ib = ifmap_read_elements(L) * a
     out_bits = a if mem.output_bits == "a" else mem.psum_bits
@@ -172,7 +172,7 @@ def dram_bits(
         overflow = (fr > 1) & (live > mem.output_buffer.tile_bits)
         spill = L.groups * (fr - 1) * t * sc * mem.psum_bits
         t_tiles = np.ceil(live / mem.output_buffer.tile_bits)
-        reload = np.where(weight_rd > wt, (t_tiles - 1) * weight_rd, 0.0)
+        reload = np.where(wb > wt, (t_tiles - 1) * wb, 0.0)
         use_spill = overflow & (2 * spill < reload)
         psum_rd = np.where(use_spill, spill, zero)
         weight_rd = weight_rd + np.where(overflow & ~use_spill, reload, zero)
