@@ -26,8 +26,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,9 +43,15 @@ from hwsim.workload import Workload  # noqa: E402
 DATA = ROOT / "bench" / "data"
 NETWORKS = ("cifar_small_cnn", "cifar_resnet20", "cifar_dw_tiny")
 ARRAYS = ((16, 16), (32, 32))
+USER_ARRAYS = ((32, 32),)
 DATAFLOWS = ("os", "ws", "is")
 SRAM_KB = 64  # each of the ifmap / filter / ofmap SRAMs (CALC mode: sizes only move DRAM counts)
 SCALESIM_PIN = "scalesim==3.0.0"
+# USER mode: DRAM bandwidth in words (bytes) per cycle for each of the ifmap, filter and ofmap
+# interfaces (SCALE-Sim 3.0.0 takes ifmap/filter from the *SRAMBankBandwidth keys, ofmap from
+# Bandwidth). CALC mode ignores it.
+USER_BW_WORDS = 10
+MODES = {"calc": "CALC", "user": "USER"}
 
 COLUMNS = [
     "network",
@@ -67,6 +75,9 @@ COLUMNS = [
     "config_cpu_s",
 ]
 
+USER_COLUMNS = COLUMNS[:6] + ["mode", "dram_bw_words"] + COLUMNS[6:]
+REFERENCE_CSV = {"calc": "scalesim_reference.csv", "user": "scalesim_user_reference.csv"}
+
 CFG = """[general]
 run_name = {run}
 
@@ -79,18 +90,18 @@ OfmapSramSzkB : {kb}
 IfmapOffset : 0
 FilterOffset : 10000000
 OfmapOffset : 20000000
-Bandwidth : 10
+Bandwidth : {bw}
 Dataflow : {df}
 ReadRequestBuffer : 32
 WriteRequestBuffer : 32
 
 [layout]
 IfmapCustomLayout : False
-IfmapSRAMBankBandwidth : 10
+IfmapSRAMBankBandwidth : {bw}
 IfmapSRAMBankNum : 10
 IfmapSRAMBankPort : 2
 FilterCustomLayout : False
-FilterSRAMBankBandwidth : 10
+FilterSRAMBankBandwidth : {bw}
 FilterSRAMBankNum : 10
 FilterSRAMBankPort : 2
 
@@ -102,7 +113,7 @@ BlockSize : 8
 RandomNumberGeneratorSeed : 40
 
 [run_presets]
-InterfaceBandwidth : CALC
+InterfaceBandwidth : {mode}
 UseRamulatorTrace : False
 """
 
@@ -136,6 +147,17 @@ for topo in topos:
 """
 
 
+def parse_arrays(specs: list[str]) -> tuple[tuple[int, int], ...]:
+    """``["16x16", "32x32"]`` -> ((16, 16), (32, 32)); a malformed one is a one-line error."""
+    out = []
+    for spec in specs:
+        parts = spec.lower().split("x")
+        if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+            raise HwsimError(f"--arrays: expected RxC such as 32x32, got {spec!r}")
+        out.append((int(parts[0]), int(parts[1])))
+    return tuple(out)
+
+
 def ensure_venv(venv: Path) -> Path:
     """Python of a venv holding scalesim 3.0.0 and numpy < 2; created (pip) if missing."""
     py = venv / "bin" / "python"
@@ -158,14 +180,25 @@ def _int(d: dict[str, str], key: str) -> int:
 
 
 def run_config(
-    py: Path, workload: Workload, rows: int, cols: int, df: str, work: Path, bar: tqdm
+    py: Path,
+    workload: Workload,
+    rows: int,
+    cols: int,
+    df: str,
+    work: Path,
+    bar: tqdm,
+    mode: str = "calc",
 ) -> list[dict[str, object]]:
     """SCALE-Sim on every layer of ``workload`` for one array/dataflow; one dict per layer."""
     tag = f"{workload.name}_{rows}x{cols}_{df}"
     d = work / tag
     d.mkdir(parents=True)
     cfg = d / "scalesim.cfg"
-    cfg.write_text(CFG.format(run=tag, rows=rows, cols=cols, kb=SRAM_KB, df=df))
+    cfg.write_text(
+        CFG.format(
+            run=tag, rows=rows, cols=cols, kb=SRAM_KB, df=df, mode=MODES[mode], bw=USER_BW_WORDS
+        )
+    )
     layout = d / "layout.csv"
     layout.write_text("Layer name, IFMAP Height, IFMAP Width, Channels,\n")  # header only
     topos = {}
@@ -195,6 +228,7 @@ def run_config(
                 "array_cols": cols,
                 "dataflow": df,
                 "sram_kb": SRAM_KB,
+                **({"mode": mode, "dram_bw_words": USER_BW_WORDS} if mode != "calc" else {}),
                 "sublayers": len(comp),
                 "total_cycles_incl_prefetch": total_incl,
                 "total_cycles": total,
@@ -209,6 +243,7 @@ def run_config(
                 "layer_cpu_s": round(rec["cpu_s"], 3),
             }
         )
+        bar.set_description(tag)
         bar.update(1)
     err = proc.stderr.read() if proc.stderr else ""
     if proc.wait() != 0 or len(results) != len(topos):
@@ -222,15 +257,34 @@ def run_config(
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--venv", type=Path, default=Path("/tmp/scalesim-venv"))
-    ap.add_argument("--out", type=Path, default=DATA / "scalesim_reference.csv")
+    ap.add_argument("--out", type=Path, default=None, help="default: the mode's committed CSV")
+    ap.add_argument(
+        "--mode",
+        choices=sorted(MODES),
+        default="calc",
+        help="calc: CALC bandwidth (no stalls, scalesim_reference.csv); user: USER bandwidth of"
+        f" {USER_BW_WORDS} words/cycle per interface (scalesim_user_reference.csv)",
+    )
     ap.add_argument("--networks", nargs="+", default=list(NETWORKS), help="names in bench/data")
     ap.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    ap.add_argument(
+        "--arrays",
+        nargs="+",
+        default=None,
+        help="RxC array sizes (default: 16x16 32x32 for calc, 32x32 for user: USER mode is"
+        " 2-5x slower and 16x16 runs take an hour on a loaded 2-core machine)",
+    )
+    ap.add_argument("--jobs", type=int, default=1, help="SCALE-Sim processes run at once")
     ap.add_argument(
         "--summary-only",
         action="store_true",
         help="print the SCALE-Sim vs hwsim table for the existing --out CSV and exit",
     )
     args = ap.parse_args(argv)
+    if args.out is None:
+        args.out = DATA / REFERENCE_CSV[args.mode]
+    if args.summary_only and args.mode == "user":
+        return user_summary(args.out, args.networks)
     if args.summary_only:
         return summary_only(args.out, args.networks)
     try:
@@ -238,19 +292,27 @@ def main(argv: list[str] | None = None) -> int:
             raise HwsimError(f"{args.out}: already exists (use --force to overwrite)")
         nets = [Workload.load(DATA / f"{n}.yaml") for n in args.networks]
         py = ensure_venv(args.venv)
-        configs = [(r, c, df) for (r, c) in ARRAYS for df in DATAFLOWS]
+        arrays = parse_arrays(args.arrays) if args.arrays else USER_ARRAYS
+        if args.mode == "calc" and not args.arrays:
+            arrays = ARRAYS
+        configs = [(r, c, df) for (r, c) in arrays for df in DATAFLOWS]
         t0 = time.perf_counter()
         rows: list[dict[str, object]] = []
         with (
             tempfile.TemporaryDirectory(prefix="scalesim-ref-") as tmp,
             tqdm(total=sum(len(w) for w in nets) * len(configs), unit="layer") as bar,
+            ThreadPoolExecutor(max(1, args.jobs)) as pool,
         ):
-            for w in nets:
-                for r, c, df in configs:
-                    bar.set_description(f"{w.name} {r}x{c} {df}")
-                    rows += run_config(py, w, r, c, df, Path(tmp), bar)
+            jobs = [
+                pool.submit(run_config, py, w, r, c, df, Path(tmp), bar, args.mode)
+                for w in nets
+                for r, c, df in configs
+            ]
+            for job in jobs:  # submission order: the CSV is deterministic
+                rows += job.result()
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+        cols = COLUMNS if args.mode == "calc" else USER_COLUMNS
+        writer = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
         atomic_write_text(args.out, buf.getvalue())
@@ -259,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     wall = time.perf_counter() - t0
     print(f"wrote {args.out}: {len(rows)} rows in {wall:.0f} s wall")
+    if args.mode == "user":
+        return user_summary(args.out, args.networks)
     summarize(rows, nets)
     return 0
 
@@ -303,6 +367,141 @@ def summarize(rows: list[dict[str, object]], nets: list[Workload]) -> None:
                 f" {int(got.sum()):12d} {exact:>2d}/{len(ref):<2d} {cpu:14.2f} {best:9.2e}"
                 f" {cpu / best:9.0f}x"
             )
+
+
+USER_RESULTS = ROOT / "bench" / "results" / "scalesim_user.csv"
+STALL_GOAL = 0.20
+
+
+def user_config(rows: int, cols: int, df: str):
+    """hwsim systolic config matched to the SCALE-Sim USER runs: the array and dataflow, 1-byte
+    words (8-bit operands and partial sums), three double-buffered SRAMs of ``SRAM_KB`` and one
+    DRAM interface of ``USER_BW_WORDS`` bytes/cycle per operand."""
+    import yaml
+
+    from hwsim.config import parse_config
+
+    raw = yaml.safe_load((ROOT / "accel_configs" / "systolic_int8_32x32_ws.yaml").read_text())
+    mem = dict(raw["memory"])
+    for buf in ("weight_buffer", "input_buffer", "output_buffer"):
+        mem[buf] = {**mem[buf], "size_kib": SRAM_KB, "double_buffered": True}
+    mem["dram"] = {**mem["dram"], "bw_bits_per_cycle": 8 * USER_BW_WORDS}
+    mem.update(psum_bits=8, output_bits="a", overlap="max")
+    raw.update(
+        array={"rows": rows, "cols": cols, "dataflow": df}, memory=mem, dram_ports="per_operand"
+    )
+    return parse_config(raw, source=f"scalesim-user {rows}x{cols} {df}")
+
+
+def user_summary(path: Path, names: list[str]) -> int:
+    """USER mode: SCALE-Sim vs hwsim stall and compute cycles per network and config (8/8).
+
+    Prints the table, writes ``bench/results/scalesim_user.csv``. The claim is the stall total
+    per network (over its layers and configs) within ``STALL_GOAL``, compute cycles exact.
+    """
+    from hwsim.tables import cost_tables
+
+    if not path.is_file():
+        print(f"error: {path}: file not found", file=sys.stderr)
+        return 2
+    with path.open() as fh:
+        ref = list(csv.DictReader(fh))
+    out: list[dict[str, object]] = []
+    print(
+        f"{'network':16s} {'array':>5s} {'df':>2s} {'scalesim_stall':>14s} {'hwsim_stall':>11s}"
+        f" {'hwsim_given_ss':>14s} {'ss_dram_wds':>12s} {'hw_dram_wds':>11s} {'compute_exact':>13s}"
+    )
+    per_net: dict[str, list[float]] = {}
+    for name in names:
+        w = Workload.load(DATA / f"{name}.yaml")
+        keys = sorted(
+            {
+                (int(r["array_rows"]), int(r["array_cols"]), r["dataflow"])
+                for r in ref
+                if r["network"] == name
+            }
+        )
+        for r_, c_, df in keys:
+            sel = {
+                x["layer"]: x
+                for x in ref
+                if x["network"] == name
+                and int(x["array_rows"]) == r_
+                and int(x["array_cols"]) == c_
+                and x["dataflow"] == df
+            }
+            cfg = user_config(r_, c_, df)
+            t = cost_tables(w, cfg, [8], [8])
+            stall = t["stall_cycles"][:, 0, 0]
+            comp = t["compute_cycles"][:, 0, 0]
+            ss = np.array([int(sel[n]["stall_cycles"]) for n in w.names], dtype=float)
+            sc = np.array([int(sel[n]["compute_cycles"]) for n in w.names], dtype=float)
+
+            def words(
+                key: str, sel: dict[str, dict[str, str]] = sel, names: list[str] = w.names
+            ) -> np.ndarray:
+                return np.array([int(sel[n][key]) for n in names], dtype=float)
+
+            # hwsim's timing model fed SCALE-Sim's own DRAM traffic (8-bit words); SCALE-Sim
+            # prefetches the first buffer load before cycle 0, so no fill term
+            given = cfg.model.stall_from_traffic(
+                sc,
+                {
+                    "weight_rd": 8 * words("filter_dram_reads"),
+                    "ifmap_rd": 8 * words("ifmap_dram_reads"),
+                    "psum_rd": np.zeros(len(sc)),
+                    "ofmap_wr": 8 * words("ofmap_dram_writes"),
+                    "fill": np.zeros(len(sc)),
+                },
+            )
+            ss_words = sum(
+                words(k).sum()
+                for k in ("ifmap_dram_reads", "filter_dram_reads", "ofmap_dram_writes")
+            )
+            hw_words = t["dram_bytes"][:, 0, 0].sum()  # 8-bit words = bytes
+            exact = int(np.sum(comp == sc))
+            acc = per_net.setdefault(name, [0.0] * 6)
+            for j, v in enumerate((ss.sum(), stall.sum(), given.sum(), exact, len(sc), 0)):
+                acc[j] += v
+            print(
+                f"{name:16s} {r_:>2d}x{c_:<2d} {df:>2s} {ss.sum():14.0f} {stall.sum():11.0f}"
+                f" {given.sum():14.0f} {ss_words:12.0f} {hw_words:11.0f} {exact:>6d}/{len(sc):<6d}"
+            )
+            for i, n in enumerate(w.names):
+                out.append(
+                    {
+                        "network": name,
+                        "layer": n,
+                        "array_rows": r_,
+                        "array_cols": c_,
+                        "dataflow": df,
+                        "scalesim_stall_cycles": int(ss[i]),
+                        "hwsim_stall_cycles": int(stall[i]),
+                        "hwsim_stall_given_scalesim_traffic": int(given[i]),
+                        "scalesim_compute_cycles": int(sc[i]),
+                        "hwsim_compute_cycles": int(comp[i]),
+                    }
+                )
+    print()
+    for name, (ss_tot, hw_tot, given_tot, exact, n, _) in per_net.items():
+
+        def rel(x: float, ss_tot: float = ss_tot) -> str:
+            return f"{x / ss_tot - 1:+.1%}" if ss_tot else "n/a"
+
+        good = ss_tot > 0 and abs(given_tot / ss_tot - 1) <= STALL_GOAL and exact == n
+        print(
+            f"{name:16s} stall total: SCALE-Sim {ss_tot:.0f}; hwsim {hw_tot:.0f} ({rel(hw_tot)});"
+            f" hwsim timing on SCALE-Sim's traffic {given_tot:.0f} ({rel(given_tot)},"
+            f" {'within' if good else 'not within'} {STALL_GOAL:.0%});"
+            f" compute exact on {exact:.0f}/{n:.0f} layer-configs"
+        )
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(out[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(out)
+    atomic_write_text(USER_RESULTS, buf.getvalue())
+    print(f"wrote {USER_RESULTS}")
+    return 0
 
 
 def summary_only(path: Path, names: list[str]) -> int:

@@ -14,6 +14,7 @@ import numpy as np
 from .allocation import Allocation
 from .config import AccelConfig
 from .fileio import atomic_write_bytes, atomic_write_text
+from .tables import cost_tables
 from .workload import Workload
 
 # per-layer columns shown in tables, in order
@@ -125,14 +126,28 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def simulate(workload: Workload, allocation: Allocation, config: AccelConfig) -> Report:
-    """Run every layer of ``workload`` at its allocated bits on ``config``, one layer at a time."""
+def simulate(
+    workload: Workload, allocation: Allocation, config: AccelConfig, monotone: bool = False
+) -> Report:
+    """Run every layer of ``workload`` at its allocated bits on ``config``, one layer at a time.
+
+    ``monotone=True``: each layer is costed as the search sees it, in the cheapest mode at least
+    as wide as its widths (``cost_tables(..., monotone=True)``); the report says so.
+    """
     w, a = allocation.arrays(workload)
     L = workload.arrays()
     model = config.model
     rows: list[dict[str, Any]] = []
+    env: dict[str, np.ndarray] = {}
+    if monotone:
+        ws, as_ = sorted({int(x) for x in w}), sorted({int(x) for x in a})
+        env = cost_tables(workload, config, ws, as_, monotone=True)
     for i, lyr in enumerate(workload.layers):
-        m = model.evaluate(L.take(i), np.float64(w[i]), np.float64(a[i]))
+        if monotone:
+            iw, ja = ws.index(int(w[i])), as_.index(int(a[i]))
+            m = {k: v[i, iw, ja] for k, v in env.items()}
+        else:
+            m = model.evaluate(L.take(i), np.float64(w[i]), np.float64(a[i]))
         row: dict[str, Any] = {
             "name": lyr.name,
             "w_bits": int(w[i]),
@@ -146,6 +161,11 @@ def simulate(workload: Workload, allocation: Allocation, config: AccelConfig) ->
     unsupported = sorted(
         {(int(w[i]), int(a[i])) for i in range(len(w)) if not model.supports(int(w[i]), int(a[i]))}
     )
+    if monotone:
+        notes.append(
+            "monotone costs: each layer in the cheapest mode at least as wide as its widths"
+            " (the search's view)"
+        )
     if unsupported:
         notes.append(
             "widths "

@@ -73,3 +73,16 @@ def test_groups_take_every_part_from_one_mode() -> None:
                 np.testing.assert_array_equal(
                     env[key][:, i, j], t[key][:, i:, j:].reshape(shape[0], -1).min(axis=1)
                 )
+
+
+def test_simulate_monotone_reports_the_search_view() -> None:
+    from hwsim import Allocation, simulate
+
+    wl, cfg = _fc_workload(), load_config(CONFIGS / "bitfusion_eyeriss.yaml")
+    alloc = Allocation({"conv0": (8, 8), "fc": (2, 1)})
+    raw, mono = simulate(wl, alloc, cfg), simulate(wl, alloc, cfg, monotone=True)
+    t = cost_tables(wl, cfg, [2, 8], [1, 8], monotone=True)
+    assert mono.rows[1]["cycles"] == t["cycles"][1, 0, 0] < raw.rows[1]["cycles"]
+    assert mono.rows[0]["cycles"] == t["cycles"][0, 1, 1]
+    assert mono.totals["cycles"] < raw.totals["cycles"]
+    assert any("monotone" in n for n in mono.notes)
