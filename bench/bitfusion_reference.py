@@ -296,11 +296,11 @@ def compare() -> int:
             key=lambda x: x[0],
         )
         for m in TOL:
-            if abs(err[m]) > abs(worst_tot[m][0]):
+            if worst_tot[m][1] is None or abs(err[m]) > abs(worst_tot[m][0]):
                 worst_tot[m] = (err[m], g)
             for n, s, h in items:
                 e = h[m] / s[m] - 1
-                if abs(e) > abs(worst_lyr[m][0]):
+                if worst_lyr[m][1] is None or abs(e) > abs(worst_lyr[m][0]):
                     worst_lyr[m] = (e, (*g, n))
         bad = any(abs(err[m]) > TOL[m] for m in TOL)
         fails += bad
@@ -319,6 +319,12 @@ def compare() -> int:
             f" tolerance {100 * TOL[m]:.0f}%; worst layer {100 * el:+.1f}%"
             f" ({gl[0]} B{gl[1]} {gl[2]}/{gl[3]} {gl[4]})"
         )
+    same = {m: sum(float(r[f"hwsim_{m}"]) == float(r[f"sim_{m}"]) for r in rows) for m in TOL}
+    rel = max(abs(float(r["err_energy_pj_pct"])) for r in rows)
+    print(
+        f"layers equal to the simulator: cycles {same['cycles']}/{len(rows)},"
+        f" DRAM bits {same['dram_bits']}/{len(rows)}; largest energy difference {rel:.1e}%"
+    )
     print()
     print("energy saving over 8/8 (network totals), simulator vs hwsim")
     for net in NETWORKS:
