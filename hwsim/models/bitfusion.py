@@ -22,16 +22,21 @@ the released simulator (it caps precision at 8): here they take
 Tiling. As the simulator: power-of-two tiles of batch, output rows/columns (one size for both),
 input channels and output channels (multiples of M for normal convs). A tile must fit half its
 buffer (double buffering): weights ``ceil(kh*kw*ic/(N*pf))*N*pf*oc*w`` bits, inputs
-``ih*iw*ic*b*a`` (im2col: ``oh*ow*kh*kw*ic*b*a``), outputs ``oh*ow*ceil(oc/M)*M*b*32``. For each
-loop order the DRAM traffic of an operand is its tile size times the trip counts of the loops it
+``ih*iw*ic*b*a`` (im2col: ``oh*ow*kh*kw*ic*b*a``), outputs ``oh*ow*ceil(oc/M)*M*b*32``. The five
+tile loops (B, OW, OH, IC, OC) run in any of their 120 orders, as in the simulator's search. For
+an order, the DRAM traffic of an operand is its tile size times the trip counts of the loops it
 depends on, times the trip counts of the loops it does not depend on that sit outside the
-innermost block of loops whose data still fits half its buffer (the simulator's "promotion").
+loop at which its block stops growing: going from the innermost loop outwards the resident block
+grows by each dependent loop's trips while it fits half its buffer (the simulator's
+"promotion", ``optimizer.get_stats_fast``); the first fill is the last block that fit. Batch,
+rows and columns are separate loops: their traffic is the same in any arrangement, but the block
+grows one of them at a time, which sets the fill and drain time and so which tiling wins.
 Outputs move as 32-bit partial sums; like the simulator, every output write to DRAM is matched
-by a read of the same size (accumulation into DRAM). One simplification: the simulator permutes
-5 tile loops (120 orders); the three spatial loops (batch, rows, columns) have the same data
-dependencies, so here they are one loop and the 6 orders of (spatial, in-channel, out-channel)
-are searched. Inside a tile the buffer access order (input-, output- or weight-stationary) is
-chosen by the simulator's estimate of bits moved.
+by a read of the same size (accumulation into DRAM). Inside a tile the buffer access order
+(input-, output- or weight-stationary) is chosen by the simulator's estimate of bits moved.
+Checked against the simulator itself by ``bench/bitfusion_reference.py``: every layer of
+ResNet-18, ResNet-20 and a small CNN at batch 1 and 16 and 9 bit pairs gives the same cycles,
+DRAM bits and energy.
 
 Timing. ``stall = max(0, ceil(mid_bits/if_width) - compute) + ceil(fill_bits/if_width)
 + ceil(drain_bits/if_width)`` where fill is the first resident block of every operand and drain
@@ -43,6 +48,7 @@ DRAM bits x pJ/bit + static power x time.
 from __future__ import annotations
 
 from functools import lru_cache
+from itertools import permutations
 from typing import NamedTuple
 
 import numpy as np
@@ -54,47 +60,59 @@ from ..errors import HwsimError
 from ..workload import LayerArrays
 from .base import Accelerator, register
 
-_ORDERS = (  # outer -> inner, loops: 0 spatial (B, OH, OW), 1 input channels, 2 output channels
-    (0, 1, 2),
-    (0, 2, 1),
-    (1, 0, 2),
-    (1, 2, 0),
-    (2, 0, 1),
-    (2, 1, 0),
-)
-# per operand: the loops it depends on and the one it does not
-_DEPS = {"wgt": ((1, 2), 0), "act": ((0, 1), 2), "out": ((0, 2), 1)}
+# loops, as the simulator names them: 0 B/b, 1 OW/ow, 2 OH/oh, 3 IC/ic, 4 OC/oc
+_LOOPS = ("B", "OW", "OH", "IC", "OC")
+_ORDERS = tuple(permutations(range(5)))  # outer -> inner: the simulator's 120 orders
+# per operand: bit mask of the loops its data depends on
+_DEPS = {"wgt": 0b11000, "act": 0b01111, "out": 0b10111}
 
 
-def _order_tables(deps: tuple[int, int], free_loop: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per order: the inner one of the two dependent loops, and the position of the independent
-    loop counted from the innermost (0 innermost, 2 outermost)."""
-    inner, pos = [], []
-    for order in _ORDERS:
+def _order_tables(dep: int) -> tuple[np.ndarray, np.ndarray]:
+    """(pref, free) for one operand, per order.
+
+    ``pref[o, j]``: mask of the first ``j`` dependent loops counted from the innermost (the
+    resident block after ``j`` promotions); ``free[o, s]``: mask of the independent loops that
+    sit outside the dependent loop at which promotion stops after ``s`` promotions (they
+    multiply the operand's traffic; 0 when all dependent loops were promoted).
+    """
+    k = bin(dep).count("1")
+    pref = np.zeros((len(_ORDERS), k + 1), dtype=np.intp)
+    free = np.zeros((len(_ORDERS), k + 1), dtype=np.intp)
+    for o, order in enumerate(_ORDERS):
         inner_first = order[::-1]
-        inner.append(min(deps, key=inner_first.index))
-        pos.append(inner_first.index(free_loop))
-    return np.asarray(inner), np.asarray(pos)
+        seq = [lp for lp in inner_first if (dep >> lp) & 1]
+        for j in range(1, k + 1):
+            pref[o, j] = pref[o, j - 1] | (1 << seq[j - 1])
+        for s in range(k):
+            stop = inner_first.index(seq[s])
+            free[o, s] = sum(1 << lp for lp in inner_first[stop + 1 :] if not (dep >> lp) & 1)
+    return pref, free
 
 
-_TABLES = {k: _order_tables(*v) for k, v in _DEPS.items()}
+_TABLES = {k: _order_tables(v) for k, v in _DEPS.items()}
 
 
-def _canonical_orders() -> np.ndarray:
-    """canon[pattern, order]: whether ``order`` is the first of the orders that are the same once
-    the loops with one trip are dropped (pattern bit l set: loop l has one trip). Equivalent
-    orders give identical costs, so only one of them is evaluated."""
-    canon = np.zeros((8, len(_ORDERS)), dtype=bool)
-    for pattern in range(8):
+def _canonical_orders() -> tuple[np.ndarray, np.ndarray]:
+    """Orders worth evaluating per trip pattern: (concatenated order indices, offsets).
+
+    Pattern ``p``: bit ``l`` (l < 5) set when loop ``l`` has one trip, bit 5 set when the OW and
+    OH loops have equal trips (same dependencies, so swapping them changes nothing). Orders that
+    coincide once one-trip loops are dropped and OH is renamed OW give identical costs; the first
+    of each such set is kept.
+    """
+    cat, off = [], [0]
+    for p in range(64):
         seen = set()
         for o, order in enumerate(_ORDERS):
-            red = tuple(lp for lp in order if not (pattern >> lp) & 1)
-            canon[pattern, o] = red not in seen
-            seen.add(red)
-    return canon
+            red = tuple(1 if (lp == 2 and p & 32) else lp for lp in order if not (p >> lp) & 1)
+            if red not in seen:
+                seen.add(red)
+                cat.append(o)
+        off.append(len(cat))
+    return np.asarray(cat, dtype=np.intp), np.asarray(off, dtype=np.intp)
 
 
-_CANON = _canonical_orders()
+_CANON, _CANON_OFF = _canonical_orders()
 
 
 class FusionArray(Section):
@@ -150,24 +168,37 @@ class BitFusionParams(Section):
 class _Cands(NamedTuple):
     """Candidate tilings of one layer (one group), one entry per tiling (element counts)."""
 
-    n_sp: np.ndarray  # spatial tile trips (batch x rows x cols)
-    n_ic: np.ndarray
-    n_oc: np.ndarray
+    trips: np.ndarray  # (5, R) trip counts of the loops B, OW, OH, IC, OC
+    sub: np.ndarray  # (R, 32) product of the trips of every subset (bit l: loop l) of the loops
     red: np.ndarray  # reduction elements per tile handled by the rows (ic, or kh*kw*ic for im2col)
-    kk_outer: (
-        np.ndarray
-    )  # kernel positions looped outside the row reduction (kh*kw, or 1 for im2col)
+    kk_outer: np.ndarray  # kernel positions looped outside the row reduction (kh*kw, or 1)
     pix: np.ndarray  # b * oh * ow per tile
     oc: np.ndarray
     macs_tile: np.ndarray  # kh*kw*ic*oc*b*oh*ow
     act_el: np.ndarray  # input elements per tile
     kkic: np.ndarray  # kh*kw*ic
+    pattern: np.ndarray  # trip pattern (see _canonical_orders), int
+    ps_wgt: np.ndarray  # (R, S) block tables of each operand, see _block_tables
+    gr_wgt: np.ndarray
+    ps_act: np.ndarray
+    gr_act: np.ndarray
+    ps_out: np.ndarray
+    gr_out: np.ndarray
 
 
 def _pow2_tiles(n: int, step: int = 1) -> list[int]:
     """The simulator's power-of-two tile sizes: min(2**k * step, n), k = 0..ceil(log2(ceil(n/step)))."""
     top = int(np.ceil(np.log2(max(1.0, np.ceil(n / step)))))
     return sorted({min((1 << k) * step, n) for k in range(top + 1)})
+
+
+def _subset_products(trips: np.ndarray) -> np.ndarray:
+    """(R, 32): for every subset mask of the 5 loops, the product of their trip counts."""
+    sub = np.ones((trips.shape[1], 32))
+    for m in range(1, 32):
+        low = m & -m
+        sub[:, m] = sub[:, m ^ low] * trips[low.bit_length() - 1]
+    return sub
 
 
 @lru_cache(maxsize=4096)
@@ -193,17 +224,21 @@ def _candidates(
     keep = out_el * psum_bits <= out_tile_bits  # bits-independent: prune now
     b, oh, ow, ic, oc = b[keep], oh[keep], ow[keep], ic[keep], oc[keep]
     kk = float(KH * KW)
-    n_sp = np.ceil(B / b) * np.ceil(OH / oh) * np.ceil(OW / ow)
+    trips = np.stack(
+        [np.ceil(B / b), np.ceil(OW / ow), np.ceil(OH / oh), np.ceil(IC / ic), np.ceil(OC / oc)]
+    )
+    pattern = (1 << np.arange(5)) @ (trips == 1).astype(np.intp) + 32 * (trips[1] == trips[2])
     if im2col:
         red, kk_outer = kk * ic, np.ones_like(ic)
         act_el = oh * ow * kk * ic * b
     else:
         red, kk_outer = ic, np.full_like(ic, kk)
         act_el = (KH + (oh - 1) * SH) * (KW + (ow - 1) * SW) * ic * b
+    sub = _subset_products(trips)
+    blocks = _block_tables(sub)
     return _Cands(
-        n_sp=n_sp,
-        n_ic=np.ceil(IC / ic),
-        n_oc=np.ceil(OC / oc),
+        trips=trips,
+        sub=sub,
         red=red,
         kk_outer=kk_outer,
         pix=b * oh * ow,
@@ -211,31 +246,64 @@ def _candidates(
         macs_tile=kk * ic * oc * b * oh * ow,
         act_el=act_el,
         kkic=kk * ic,
+        pattern=pattern.astype(np.intp),
+        **{f"{k}_{op}": v[i] for op, v in blocks.items() for i, k in enumerate(("ps", "gr"))},
     )
 
 
 def _traffic(
-    tile: np.ndarray, n: tuple[np.ndarray, ...], half: float, operand: str, order: np.ndarray
+    tile: np.ndarray, sub: np.ndarray, r: np.ndarray, half: float, operand: str, order: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(DRAM bits, first-fill bits) of one operand under loop order(s) ``order`` (indices into
-    ``_ORDERS``; broadcasts with ``tile`` and the trip counts ``n`` of the 3 loops).
+    """(DRAM bits, first-fill bits) of one operand of tilings ``r`` (rows of ``sub``) run in
+    loop orders ``order`` (indices into ``_ORDERS``); ``tile``, ``r`` and ``order`` are flat and
+    of one length.
 
-    The simulator's promotion: going from the innermost loop outwards, the operand's resident
-    block grows by the trip count of each loop it depends on while it fits ``half`` (bits); loops
-    it does not depend on are free inside that block and multiply its traffic outside it.
+    The simulator's promotion (``optimizer.get_stats_fast``): going from the innermost loop
+    outwards, the operand's resident block grows by the trip count of each loop it depends on
+    while it fits ``half`` (bits); loops it does not depend on are free inside that block and
+    multiply its traffic outside it.
     """
-    (d_a, d_b), u = _DEPS[operand]
-    inner_tab, pos_tab = _TABLES[operand]
-    inner, pos = inner_tab[order], pos_tab[order]
-    n1 = np.where(inner == d_a, n[d_a], n[d_b])
-    s1 = tile * n1
-    s2 = tile * (n[d_a] * n[d_b])
-    f1 = s1 <= half
-    f2 = f1 & (s2 <= half)
-    free = (pos == 0) | ((pos == 1) & f1) | f2
-    traffic = np.where(free, s2, s2 * n[u])
-    fill = np.where(f2, s2, np.where(f1, s1, tile))
+    pref, free = _TABLES[operand]
+    flat = sub.ravel()
+    base = r * 32
+    k = pref.shape[1] - 1
+    s = np.zeros(r.size, dtype=np.intp)  # promotions made (block sizes only grow)
+    lim = half / tile
+    for j in range(1, k + 1):
+        s += flat[base + pref[order, j]] <= lim
+    fill = tile * flat[base + pref[order, s]]
+    traffic = tile * flat[base + _DEPS[operand]] * flat[base + free[order, s]]
     return traffic, fill
+
+
+def _block_tables(sub: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per operand, for every block ``Q`` of its dependent loops: (R, S) trip products of ``Q``
+    and the largest product one more promotion from ``Q`` makes (inf when ``Q`` is all of
+    them). Width-independent, so built once per layer with its candidates."""
+    out = {}
+    for operand, dep in _DEPS.items():
+        subsets = [m for m in range(32) if m & ~dep == 0]
+        grow = np.full((sub.shape[0], len(subsets)), np.inf)
+        for i, m in enumerate(subsets):
+            nxt = [m | (1 << lp) for lp in range(5) if (dep >> lp) & 1 and not (m >> lp) & 1]
+            if nxt:
+                grow[:, i] = sub[:, nxt].max(axis=1)
+        out[operand] = (sub[:, subsets], grow)
+    return out
+
+
+def _fill_bounds(
+    tile: np.ndarray, ps: np.ndarray, grow: np.ndarray, half: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Over all loop orders, for tile sizes ``tile`` (..., R): (least first fill, largest first
+    fill), bits. Block sizes only grow, so a block of loops ``Q`` (trip products ``ps``) is
+    reachable whenever it fits, and promotion can stop there when it is all the dependent loops
+    or one more of them overflows (``grow``)."""
+    lim = (half / tile)[..., None]
+    fits = ps <= lim
+    fmin = tile * np.min(np.where(fits & (grow > lim), ps, np.inf), axis=-1)
+    fmax = tile * np.max(np.where(fits, ps, 0.0), axis=-1)
+    return fmin, fmax
 
 
 @register("bitfusion")
@@ -315,102 +383,146 @@ class BitFusion(Accelerator):
         )
 
     def _table(self, uniq: np.ndarray, wv: np.ndarray, av: np.ndarray) -> dict[str, np.ndarray]:
-        """Best tiling per unique layer (rows of ``uniq``) and width pair: metric -> (nW, nA, nU).
+        """Best tiling and loop order per unique layer (rows of ``uniq``) and width pair:
+        metric -> (nW, nA, nU).
 
-        Exact, but organised to stay fast (a search queries it often): stage 0 costs each operand
-        under each loop order on its own grid (weights per (w, pf), inputs per a, outputs once);
-        stage 1 prunes, per width pair, the tilings whose lower bound over all orders exceeds the
-        exact cycles of the most promising tiling; stage 2 evaluates the exact cycles of what
-        survives under every order; stage 3 breaks ties at the minimum by energy, as the
-        simulator does, and evaluates every metric of the winner with the same code.
+        Exact, but organised to stay fast (a search queries it often): stage 0 bounds, per
+        operand and tiling, the first fill and the traffic over all 120 loop orders (weights per
+        (w, pf), inputs per a, outputs once); stage 1 keeps, per width pair, the tilings whose
+        lower bound does not exceed the exact cycles of the 6 most promising tilings; stage 2
+        evaluates the exact cycles of what survives under every order that can differ (orders
+        equal once one-trip loops are dropped are evaluated once); stage 3 breaks ties at the
+        minimum by energy, as the simulator does, and evaluates every metric of the winner with
+        the same code.
         """
         p = self.params
         M = p.array.cols
-        h_o = p.memory.output_buffer.tile_bits
+        mem = p.memory
+        h_w, h_a, h_o = (
+            b.tile_bits for b in (mem.weight_buffer, mem.input_buffer, mem.output_buffer)
+        )
         cands, groups = [], []
         for row in uniq:
             B, OH, OW, KH, KW, SH, SW, C, Mo, G, im2 = (int(x) for x in row)
             key = (B, OH, OW, KH, KW, SH, SW, C // G, Mo // G)
-            cands.append(_candidates(key, bool(im2), M, h_o, int(p.memory.psum_bits)))
+            cands.append(_candidates(key, bool(im2), M, h_o, int(mem.psum_bits)))
             groups.append(G)
-        counts = np.asarray([c.n_sp.size for c in cands])
+        counts = np.asarray([c.red.size for c in cands])
         if np.any(counts == 0):
             self._no_fit(uniq[int(np.argmin(counts))])
-        cat = {f: np.concatenate([getattr(c, f) for c in cands]) for f in _Cands._fields}
-        nW, nA, nO = wv.size, av.size, len(_ORDERS)
+        cat = {
+            f: np.concatenate([getattr(c, f) for c in cands], axis=1 if f == "trips" else 0)
+            for f in _Cands._fields
+        }
+        nW, nA, nU = wv.size, av.size, len(cands)
         pf, passes = self.perf_factor(wv.reshape(-1, 1), av.reshape(1, -1))  # (nW, nA)
-        # ---- stage 0: per operand, what each order costs, on the operand's own grid. The weight
-        # operand depends on (w, pf) only: it is evaluated once per distinct pair and gathered.
-        # Orders lie on the leading axis so that reductions over them are fast.
-        orders = np.arange(nO).reshape(-1, 1, 1)
+        # ---- stage 0: per operand, bounds over all orders, on the operand's own grid. The
+        # weight operand depends on (w, pf) only: it is evaluated once per distinct pair.
         wpf = np.stack([np.broadcast_to(wv.reshape(-1, 1), pf.shape), pf]).reshape(2, -1)
         wk, kidx = np.unique(wpf, axis=1, return_inverse=True)
         kidx = kidx.reshape(pf.shape)
-        wt, wf, w_ok = self._weight_part(cat, wk[0].reshape(-1, 1), wk[1].reshape(-1, 1), orders)
-        at, af, a_ok = self._input_part(cat, av.reshape(-1, 1), orders)  # (nO, nA, R)
-        ot, of = self._output_part(cat, orders[:, 0])  # (nO, R)
-        # inputs and outputs together (integer-valued bit counts: the sums are exact in any order)
-        aot, aof = at + ot[:, None], af + of[:, None]
-        trivial = (cat["n_sp"] == 1) + 2 * (cat["n_ic"] == 1) + 4 * (cat["n_oc"] == 1)
-        aot = np.where(_CANON[trivial].T[:, None], aot, np.inf)  # evaluate one of equivalent orders
+        sub = cat["sub"]
+        tw = self._weight_tile(cat, wk[0].reshape(-1, 1), wk[1].reshape(-1, 1))  # (nK, R)
+        ta = cat["act_el"] * av.reshape(-1, 1)  # (nA, R)
+        to = self._out_tile(cat)  # (R,)
+        fw0, fw1 = _fill_bounds(tw, cat["ps_wgt"], cat["gr_wgt"], h_w)
+        fa0, fa1 = _fill_bounds(ta, cat["ps_act"], cat["gr_act"], h_a)
+        fo0, fo1 = _fill_bounds(to, cat["ps_out"], cat["gr_out"], h_o)
+        dw, da, do = (t * sub[:, _DEPS[k]] for k, t in (("wgt", tw), ("act", ta), ("out", to)))
         compute = self._compute(cat, pf[:, :, None], passes[:, :, None])
-        compute = np.where(w_ok[kidx] & a_ok[None], compute, np.inf)  # (nW, nA, R)
+        compute = np.where((tw <= h_w)[kidx] & (ta <= h_a)[None], compute, np.inf)  # (nW, nA, R)
         # ---- stage 1: a lower bound over the orders prunes tilings that cannot be the fastest
-        ifw = p.memory.dram.bw_bits_per_cycle
+        ifw = mem.dram.bw_bits_per_cycle
         R = int(counts.sum())
-        seg_r = np.repeat(np.arange(len(cands)), counts)
+        seg_r = np.repeat(np.arange(nU), counts)
         starts = np.concatenate([[0], np.cumsum(counts[:-1])])
-        lb_m = np.ceil((wt.min(axis=0)[kidx] + aot.min(axis=0)[None]) / ifw)
-        lb_f = np.ceil((wf.min(axis=0)[kidx] + aof.min(axis=0)[None]) / ifw)
-        lb = np.maximum(compute, lb_m) + lb_f + np.ceil(of.min(axis=0) / ifw)
-        # upper bound: the exact cycles (best order) of the tiling with the least lower bound
-        lb_min = np.minimum.reduceat(lb, starts, axis=-1)
-        pos = np.where(lb == lb_min[:, :, seg_r], np.arange(R), R)
-        jr = np.minimum.reduceat(pos, starts, axis=-1)  # (nW, nA, nU)
-        jw, ja = np.indices(jr.shape)[:2]
-        jk = kidx[jw, ja]
-        ub, _ = self._combine(
-            compute[jw, ja, jr],
-            wt[:, jk, jr],
-            aot[:, ja, jr],
-            wf[:, jk, jr],
-            aof[:, ja, jr],
-            of[:, jr],
-        )
-        iw, ia, ir = np.nonzero(lb <= ub.min(axis=0)[:, :, seg_r])
+        lb_m = np.ceil(((dw - fw1)[kidx] + (da - fa1)[None] + 2.0 * (do - fo1)) / ifw)
+        lb_f = np.ceil((fw0[kidx] + fa0[None] + fo0) / ifw) + np.ceil(fo0 / ifw)
+        # every bit moved passes the interface once: cycles >= all traffic / if_width as well
+        lb_t = np.ceil((dw[kidx] + da[None] + 2.0 * do) / ifw)
+        lb = np.maximum(np.maximum(compute, lb_m) + lb_f, lb_t)
+        lb = np.where(np.isfinite(compute), lb, np.inf)
+        if not np.all(np.isfinite(np.minimum.reduceat(lb, starts, axis=-1))):
+            bad = np.nonzero(~np.isfinite(np.minimum.reduceat(lb, starts, axis=-1)))
+            self._no_fit(uniq[int(bad[2][0])])
+        stage0 = {"compute": compute, "tw": tw, "ta": ta, "to": to, "kidx": kidx, "R": R}
+        # upper bound: the exact cycles (best order) of the 6 tilings with the least lower bound
+        ub = np.full(nW * nA * nU, np.inf)
+        jw, ja = (np.indices((nW, nA, nU))[i].ravel() for i in (0, 1))
+        rest = lb.copy()
+        for _ in range(6):
+            lb_min = np.minimum.reduceat(rest, starts, axis=-1)
+            pos = np.where(rest == lb_min[:, :, seg_r], np.arange(R), R)
+            jr = np.minimum.reduceat(pos, starts, axis=-1).ravel()  # (nW * nA * nU,)
+            ok = jr < R
+            got = self._best_cycles(cat, jw[ok], ja[ok], jr[ok], stage0)[0]
+            ub[ok] = np.minimum(ub[ok], got)
+            rest[jw[ok], ja[ok], jr[ok]] = np.inf
+        iw, ia, ir = np.nonzero(lb <= ub.reshape(nW, nA, nU)[:, :, seg_r])
         # ---- stage 2: exact cycles of the surviving (width pair, tiling) x every order
-        kr = kidx[iw, ia] * R + ir
-        ar = ia * R + ir
-        cyc, _ = self._combine(
-            np.take(compute, (iw * nA + ia) * R + ir),
-            np.take(wt.reshape(nO, -1), kr, axis=1),
-            np.take(aot.reshape(nO, -1), ar, axis=1),
-            np.take(wf.reshape(nO, -1), kr, axis=1),
-            np.take(aof.reshape(nO, -1), ar, axis=1),
-            np.take(of, ir, axis=1),
-        )
-        cyc = cyc.T  # (K, nO)
-        grp = (iw * nA + ia) * len(cands) + seg_r[ir]  # non-decreasing, every group present
-        gstart = np.flatnonzero(np.r_[True, grp[1:] != grp[:-1]])
-        cmin = np.minimum.reduceat(cyc.min(axis=-1), gstart)
-        if not np.all(np.isfinite(cmin)):
-            self._no_fit(uniq[int(grp[gstart[np.argmax(~np.isfinite(cmin))]] % len(cands))])
+        cmin, rep, o, cyc = self._best_cycles(cat, iw, ia, ir, stage0)
+        grp = (iw * nA + ia) * nU + seg_r[ir]  # non-decreasing, every group present
         # ---- stage 3: energy of the candidates at the minimum; keep the least per group
+        gs = np.flatnonzero(np.r_[True, grp[1:] != grp[:-1]])
         gid = np.cumsum(np.r_[True, grp[1:] != grp[:-1]]) - 1
-        tk, o = np.nonzero(cyc == cmin[gid][:, None])  # row-major: groups stay in order
-        r, iw, ia, gt = ir[tk], iw[tk], ia[tk], gid[tk]
-        sub = {k: v[r] for k, v in cat.items()}
-        e = self._metrics(sub, wv[iw], av[ia], pf[iw, ia], passes[iw, ia], o, full=True)["energy"]
+        gmin = np.minimum.reduceat(cmin, gs)
+        at_min = np.flatnonzero(cyc == gmin[gid[rep]])
+        k = rep[at_min]
+        o = _CANON[_CANON_OFF[cat["pattern"][ir[k]]] + o[at_min]]
+        r, jw, ja, gt = ir[k], iw[k], ia[k], gid[k]
+        e = self._metrics(cat, r, wv[jw], av[ja], pf[jw, ja], passes[jw, ja], o, full=True)
+        e = e["energy"]
         st = np.flatnonzero(np.r_[True, gt[1:] != gt[:-1]])
         emin = np.minimum.reduceat(e, st)
         pick = np.minimum.reduceat(np.where(e == emin[gt], np.arange(e.size), e.size), st)
-        assert pick.size == nW * nA * len(cands)
-        r, o, iw, ia = r[pick], o[pick], iw[pick], ia[pick]
-        sub = {k: v[r] for k, v in cat.items()}
-        met = self._metrics(sub, wv[iw], av[ia], pf[iw, ia], passes[iw, ia], o, full=True)
+        assert pick.size == nW * nA * nU
+        r, o, jw, ja = r[pick], o[pick], jw[pick], ja[pick]
+        met = self._metrics(cat, r, wv[jw], av[ja], pf[jw, ja], passes[jw, ja], o, full=True)
         g = np.tile(np.asarray(groups, dtype=np.float64), nW * nA)
         keys = ("compute", "stall", "dram_rd", "dram_wr", "sram_rd", "sram_wr", "e_sram")
-        return {k: (met[k] * g).reshape(nW, nA, len(cands)) for k in keys}
+        return {k: (met[k] * g).reshape(nW, nA, nU) for k in keys}
+
+    def _best_cycles(self, cat, iw, ia, ir, st):
+        """Exact cycles of tilings ``ir`` at width pairs (``iw``, ``ia``) under every order that
+        can differ: (least cycles per entry, entry of each evaluated order, slot of the order in
+        the tiling's canonical list, their cycles). ``st``: stage-0 arrays (compute cycles,
+        operand tiles). Each operand's traffic is evaluated once per distinct (operand width
+        class, tiling, order) and gathered."""
+        R, mem = st["R"], self.params.memory
+        pat_r = cat["pattern"]
+        cnt_r = _CANON_OFF[pat_r + 1] - _CANON_OFF[pat_r]
+        cnt = cnt_r[ir]
+        start = np.cumsum(cnt) - cnt
+        rep = np.repeat(np.arange(ir.size), cnt)
+        j = np.arange(rep.size) - np.repeat(start, cnt)
+        nA = st["ta"].shape[0]
+        mid = np.repeat(np.zeros(ir.size), cnt)
+        fill = np.zeros_like(mid)
+        for op, key, tile, half in (
+            ("wgt", st["kidx"][iw, ia] * R + ir, st["tw"].ravel(), mem.weight_buffer.tile_bits),
+            ("act", ia * R + ir, st["ta"].ravel(), mem.input_buffer.tile_bits),
+            ("out", ir, st["to"], mem.output_buffer.tile_bits),
+        ):
+            u, inv = np.unique(key, return_inverse=True)
+            ur = u % R
+            ucnt = cnt_r[ur]
+            ustart = np.cumsum(ucnt) - ucnt
+            urep = np.repeat(np.arange(u.size), ucnt)
+            uj = np.arange(urep.size) - np.repeat(ustart, ucnt)
+            uo = _CANON[np.repeat(_CANON_OFF[pat_r[ur]], ucnt) + uj]
+            t, f = _traffic(np.repeat(tile[u], ucnt), cat["sub"], np.repeat(ur, ucnt), half, op, uo)
+            idx = np.repeat(ustart[inv], cnt) + j
+            if op == "out":
+                mid += 2.0 * (t - f).take(idx)
+                f = f.take(idx)
+                fill += f
+                drain = f
+            else:
+                mid += (t - f).take(idx)
+                fill += f.take(idx)
+        compute = np.repeat(st["compute"].ravel()[(iw * nA + ia) * R + ir], cnt)
+        cyc, _ = self._combine(compute, mid, fill, drain)
+        return np.minimum.reduceat(cyc, start), rep, j, cyc
 
     def _no_fit(self, row: np.ndarray) -> None:
         B, OH, OW, KH, KW, _, _, C, Mo, G = (int(x) for x in row[:10])
@@ -425,53 +537,37 @@ class BitFusion(Accelerator):
     def _compute(self, c: dict[str, np.ndarray], pf: np.ndarray, passes: np.ndarray) -> np.ndarray:
         """Compute cycles of a layer tiled as ``c``: n_tiles x the per-tile closed form."""
         N, M = self.params.array.rows, self.params.array.cols
-        n_tiles = c["n_sp"] * c["n_ic"] * c["n_oc"]
+        n_tiles = np.prod(c["trips"], axis=0)
         per_tile = c["pix"] * np.ceil(c["oc"] / M) * c["kk_outer"] * np.ceil(c["red"] / (N * pf))
         return n_tiles * per_tile * passes
 
-    def _weight_part(
-        self, c: dict[str, np.ndarray], w: np.ndarray, pf: np.ndarray, order: np.ndarray
-    ):
-        """Weights: (DRAM bits beyond the first fill, first-fill bits, tile fits) per order."""
+    def _weight_tile(self, c: dict[str, np.ndarray], w: np.ndarray, pf: np.ndarray) -> np.ndarray:
+        """Weight tile, bits: the row reduction padded to N x pf."""
         npf = self.params.array.rows * pf
-        tile = np.ceil(c["kkic"] / npf) * npf * c["oc"] * w
-        half = self.params.memory.weight_buffer.tile_bits
-        t, f = _traffic(tile, (c["n_sp"], c["n_ic"], c["n_oc"]), half, "wgt", order)
-        return t - f, f, tile <= half
+        return np.ceil(c["kkic"] / npf) * npf * c["oc"] * w
 
-    def _input_part(self, c: dict[str, np.ndarray], a: np.ndarray, order: np.ndarray):
-        """Input activations: (DRAM bits beyond the first fill, first-fill bits, tile fits)."""
-        tile = c["act_el"] * a
-        half = self.params.memory.input_buffer.tile_bits
-        t, f = _traffic(tile, (c["n_sp"], c["n_ic"], c["n_oc"]), half, "act", order)
-        return t - f, f, tile <= half
-
-    def _output_part(self, c: dict[str, np.ndarray], order: np.ndarray):
-        """Outputs (psum_bits wide), written and read back alike: (2 x (DRAM bits - last drain),
-        drain bits)."""
+    def _out_tile(self, c: dict[str, np.ndarray]) -> np.ndarray:
+        """Output tile (psum_bits wide partial sums, columns padded to M), bits."""
         M = self.params.array.cols
-        ps = float(self.params.memory.psum_bits)
-        tile = c["pix"] * np.ceil(c["oc"] / M) * M * ps
-        half = self.params.memory.output_buffer.tile_bits
-        t, f = _traffic(tile, (c["n_sp"], c["n_ic"], c["n_oc"]), half, "out", order)
-        return 2.0 * (t - f), f
+        return c["pix"] * np.ceil(c["oc"] / M) * M * float(self.params.memory.psum_bits)
 
-    def _combine(self, compute, w_mid, ao_mid, w_fill, ao_fill, out_drain):
+    def _combine(self, compute, mid, fill, drain):
         """(cycles, stall cycles): the simulator's max(compute, memory) + fill + drain.
 
-        ``*_mid``: DRAM bits beyond the first fill (weights; inputs + outputs), ``*_fill``: bits
-        of the first fill, ``out_drain``: bits of the last output write-back.
+        ``mid``: DRAM bits beyond the first fill and the last drain, ``fill``: bits of the first
+        resident block of every operand, ``drain``: bits of the last output write-back.
         """
         ifw = self.params.memory.dram.bw_bits_per_cycle
-        mem_cycles = np.ceil((w_mid + ao_mid) / ifw)
-        lat = np.ceil((w_fill + ao_fill) / ifw) + np.ceil(out_drain / ifw)
+        mem_cycles = np.ceil(mid / ifw)
+        lat = np.ceil(fill / ifw) + np.ceil(drain / ifw)
         cycles = np.maximum(compute, mem_cycles) + lat
         with np.errstate(invalid="ignore"):
             return cycles, cycles - compute
 
     def _metrics(
         self,
-        c: dict[str, np.ndarray],
+        cat: dict[str, np.ndarray],
+        r: np.ndarray,
         w: np.ndarray,
         a: np.ndarray,
         pf: np.ndarray,
@@ -479,29 +575,33 @@ class BitFusion(Accelerator):
         order: np.ndarray,
         full: bool,
     ) -> dict[str, np.ndarray]:
-        """Cycles (and with ``full`` every count and energy) of tilings ``c`` run in loop order(s)
-        ``order`` at widths ``w``/``a`` (bits); everything broadcasts. Units: cycles, bits, pJ."""
+        """Cycles (and with ``full`` every count and energy) of tilings ``r`` (indices into the
+        candidates ``cat``) run in loop orders ``order`` at widths ``w``/``a`` (bits), all flat
+        and of one length. Units: cycles, bits, pJ."""
         p = self.params
         N, M = p.array.rows, p.array.cols
         mem = p.memory
         ps = float(mem.psum_bits)
         wb, ib, ob = mem.weight_buffer, mem.input_buffer, mem.output_buffer
-        npf = N * pf
-        red_pad = np.ceil(c["red"] / npf)
-        n_tiles = c["n_sp"] * c["n_ic"] * c["n_oc"]
-        ocM = np.ceil(c["oc"] / M)
+        names = ("trips", "red", "kk_outer", "pix", "oc", "macs_tile", "act_el", "kkic")
+        c = {k: cat[k][..., r] for k in names}
+        sub = cat["sub"]
         compute = self._compute(c, pf, passes)
-        wt, wf, w_ok = self._weight_part(c, w, pf, order)
-        at, af, a_ok = self._input_part(c, a, order)
-        ot, of = self._output_part(c, order)
-        cycles, stall = self._combine(compute, wt, at + ot, wf, af + of, of)
-        cycles = np.where(w_ok & a_ok, cycles, np.inf)
-        tw, ta, to = wt + wf, at + af, ot / 2.0 + of
-        dram_rd = tw + ta + to  # outputs are read back as often as written (the simulator's count)
+        tile_w, tile_a, tile_o = self._weight_tile(c, w, pf), c["act_el"] * a, self._out_tile(c)
+        tw, fw = _traffic(tile_w, sub, r, wb.tile_bits, "wgt", order)
+        ta, fa = _traffic(tile_a, sub, r, ib.tile_bits, "act", order)
+        to, fo = _traffic(tile_o, sub, r, ob.tile_bits, "out", order)
+        mid = (tw - fw) + (ta - fa) + 2.0 * (to - fo)
+        cycles, stall = self._combine(compute, mid, fw + fa + fo, fo)
+        cycles = np.where((tile_w <= wb.tile_bits) & (tile_a <= ib.tile_bits), cycles, np.inf)
         if not full:
             return {"cycles": cycles}
+        dram_rd = tw + ta + to  # outputs are read back as often as written (the simulator's count)
         # buffer accesses inside a tile: the simulator's IS / OS / WS choice by bits moved
-        is_loop = ocM * M
+        npf = N * pf
+        n_tiles = np.prod(c["trips"], axis=0)
+        red_pad = np.ceil(c["red"] / npf)
+        is_loop = np.ceil(c["oc"] / M) * M
         os_loop = red_pad * npf * c["kk_outer"]
         ws_loop = c["pix"]
         e_is = os_loop * ws_loop * (a + is_loop * (w + ps))
