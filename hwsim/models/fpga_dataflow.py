@@ -309,8 +309,8 @@ def stage_costs(
 
     # -- timing: no fixed overhead; the adder tree's depth in clock cycles --
     clk_ns = 1000.0 / p.tech.freq_mhz
-    m_dsp_chain = np.where(dsp_frac > 0, dsp_per, 1.0) * t.mult_ns
-    path_ns = m_dsp_chain + t.adder_level_ns * _log2ceil(np.maximum(density * n_in, 1.0))
+    mult_chain_ns = np.where(dsp_frac > 0, dsp_per, 1.0) * t.mult_ns  # cascaded DSPs add up
+    path_ns = mult_chain_ns + t.adder_level_ns * _log2ceil(np.maximum(density * n_in, 1.0))
     depth = np.maximum(np.ceil(path_ns / clk_ns - 1e-9), 1.0)
     if io_type == "io_parallel":
         ii = P * rf
@@ -327,7 +327,8 @@ def stage_costs(
         lat = ii
         lb_bits = np.where(L.is_linear, 0.0, (L.kh - 1) * wp * L.cin * a)
         lut_lb = np.ceil(lb_bits / mem.srl_bits_per_lut)
-        # one FIFO per output channel, as deep as the output pixels (hls4ml's default depth)
+        # one FIFO per output channel, as deep as the output pixels (hls4ml's default depth),
+        # words of the input's width a (the stage does not know the next layer's precision)
         fifo_bram = np.where(
             mem.fifo_srl_max_depth < P,
             mem.fifos_per_stage * n_out * np.ceil(P * a / 18432.0),
