@@ -14,6 +14,12 @@ Two views of the same model:
   the hardware does not run natively are included with the value its model gives them (padded to
   a native width, or several passes), which is the cost of executing that width anyway.
 
+Kinds whose hardware is generated for the exact widths (``fpga_dataflow``, a pipelined
+dataflow design: the emitted firmware *is* the simulated design) have no wider mode to fall back
+on -- costing a 3-bit layer as a 9-bit DSP design would price firmware that is never emitted, and
+LUT and DSP counts trade against each other across widths -- so their monotone view is the raw
+table (:func:`runs_in_modes` says which kinds have modes).
+
 Metric groups in the monotone view. Latency parts (``cycles``, ``compute_cycles``,
 ``stall_cycles``, ``latency_s``, ``utilization``) are all taken from the one mode with the fewest
 ``cycles``, so ``cycles = compute + stall`` still holds; the energy parts likewise from the mode
@@ -121,6 +127,13 @@ def monotone_envelope(tables: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
+def runs_in_modes(config: AccelConfig) -> bool:
+    """Whether ``config``'s hardware is fixed and runs a narrower operand in a wider mode (every
+    layer-by-layer kind), rather than being generated for the exact widths (a pipelined FPGA
+    dataflow design, whose monotone view is therefore its raw table)."""
+    return config.model.aggregate != "pipeline"
+
+
 def cost_tables(
     workload: Workload,
     config: AccelConfig,
@@ -134,11 +147,12 @@ def cost_tables(
     ``a_bits[j]`` activation bits, exactly what :func:`hwsim.simulate` reports for that layer at
     that pair. ``monotone=True``: the cost of the cheapest mode able to run that pair (at least as
     wide in both operands, up to ``MODE_MAX_BITS`` or the widest candidate), so no metric ever
-    falls when an operand gets wider. Units are the metrics' own (cycles, s, pJ, bytes, ...).
+    falls when an operand gets wider (raw for hardware generated per width, see
+    :func:`runs_in_modes`). Units are the metrics' own (cycles, s, pJ, bytes, ...).
     """
     w = _bits_array(w_bits, "w_bits")
     a = _bits_array(a_bits, "a_bits")
-    if not monotone:
+    if not monotone or not runs_in_modes(config):
         return _raw(workload, config, w, a)
     w0, a0 = int(w.min()), int(a.min())
     gw = np.arange(w0, max(MODE_MAX_BITS, int(w.max())) + 1, dtype=np.float64)
