@@ -327,7 +327,7 @@ MODELS: dict[str, ModelInfo] = {
             (1, 28, 28),
             10,
             "ResNet-20-style for Fashion-MNIST 1x28x28 (3 stages x 3 basic blocks, widths "
-            "16/32/64)",
+            "16/32/64); hls4ml-exportable",
         ),
         ModelInfo(
             "resnet20_fm_w8",
@@ -340,7 +340,7 @@ MODELS: dict[str, ModelInfo] = {
             (1, 28, 28),
             10,
             "MobileNetV2-style for Fashion-MNIST 1x28x28 (inverted residuals with depthwise "
-            "3x3, ReLU6, global average pooling)",
+            "3x3, ReLU6, global average pooling); hls4ml-exportable",
         ),
         ModelInfo(
             "digits_cnn",
