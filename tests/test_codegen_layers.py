@@ -6,6 +6,7 @@ family at a mixed allocation; bit-exact C simulation in io_stream and io_paralle
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -16,6 +17,9 @@ from torch import nn
 from codegen.emit import emit
 from codegen.export import from_search_model
 from hwsim.allocation import Allocation
+from hwsim.config import load_config
+
+FPGA = Path(__file__).resolve().parents[1] / "accel_configs" / "fpga_xc7z020.yaml"
 
 
 class MobileBlock(nn.Module):
@@ -58,18 +62,26 @@ def trained():
 
 @pytest.mark.parametrize("io_type", ["io_stream", "io_parallel"])
 def test_mobile_layers_bit_exact(trained, tmp_path, io_type):
+    """io_stream with the FPGA plan of the xc7z020 config (reuse factors > 1; the depthwise conv
+    at the Latency strategy, see hwsim.models.fpga_dataflow.DEPTHWISE_STRATEGY); io_parallel
+    without a config (RF 1)."""
     qm, acc = trained
     assert acc > 0.3
     out = tmp_path / "prj"
     res = emit(
         qm,
         out,
+        accel=load_config(FPGA) if io_type == "io_stream" else None,
         samples=heldout_samples(200),
         calib=digits()[0][:512].double().numpy(),
         io_type=io_type,
         progress=False,
     )
     assert res.verify.line() == "verify: 200/200 samples bit-exact (max |diff| = 0)"
+    if io_type == "io_stream":
+        dw = res.plan.node("net_dw").params
+        assert dw["reuse_factor"] > 1 and dw["strategy"] == "Latency"
+        assert res.differs == []
     ops = {p.name: p.op for p in res.plan.nodes}
     assert sum(op == "clip" for op in ops.values()) == 4  # act0, act1, ht, relu6
     assert res.plan.node("net_dw").params["groups"] == 8

@@ -363,9 +363,11 @@ def stage_costs(
 
 def _candidates(L: LayerArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(rf, resource, valid), each of shape ``L.reduction.shape + (K,)``: per layer, (1, Latency)
-    and (rf, Resource) for every legal rf; padded entries are invalid."""
+    and (rf, Resource) for every legal rf -- (rf, Latency) for depthwise layers (see
+    :data:`DEPTHWISE_STRATEGY`); padded entries are invalid."""
     n_in = np.asarray(L.reduction)
     n_out = np.asarray(L.cout)
+    dw = np.broadcast_to(np.asarray(L.is_depthwise, dtype=bool), n_in.shape)
     lists = {}
     for idx in np.ndindex(n_in.shape):
         key = (int(n_in[idx]), int(n_out[idx]))
@@ -379,9 +381,15 @@ def _candidates(L: LayerArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     for idx in np.ndindex(n_in.shape):
         v = lists[(int(n_in[idx]), int(n_out[idx]))]
         rf[idx + (slice(1, 1 + len(v)),)] = v
-        res[idx + (slice(1, 1 + len(v)),)] = True
+        res[idx + (slice(1, 1 + len(v)),)] = not dw[idx]
         valid[idx + (slice(1, 1 + len(v)),)] = True
     return rf, res, valid
+
+
+# hls4ml 1.3.0's depthwise convolution gives wrong results under the Resource strategy in
+# io_stream (checked bit-exactly against its Latency kernel and a float64 emulation:
+# tests/test_codegen_layers.py), so depthwise layers always use Latency, whatever the reuse factor.
+DEPTHWISE_STRATEGY = "Latency"
 
 
 def _expand(L: LayerArrays) -> LayerArrays:
@@ -452,6 +460,7 @@ class FpgaDataflow(Accelerator):
         shape = np.broadcast_shapes(n_in.shape, names.shape)
         names = np.broadcast_to(names, shape)
         n_in, n_out = np.broadcast_to(n_in, shape), np.broadcast_to(n_out, shape)
+        dw = np.broadcast_to(np.asarray(L.is_depthwise, dtype=bool), shape)
         rf = np.empty(shape)
         res = np.empty(shape, dtype=bool)
         over = np.zeros(shape, dtype=bool)
@@ -459,6 +468,8 @@ class FpgaDataflow(Accelerator):
             o = r.overrides.get(names[idx]) if names[idx] is not None else None
             over[idx] = o is not None
             want, strat = (o.rf, o.strategy or r.strategy) if o else (r.default_rf, r.strategy)
+            if dw[idx]:
+                strat = DEPTHWISE_STRATEGY
             ni, no = int(n_in[idx]), int(n_out[idx])
             rf[idx] = closest_reuse_factor(ni, no, want) if strat == "Resource" else want
             res[idx] = strat == "Resource"
