@@ -123,3 +123,30 @@ def test_warm_start_copies_matching_weights(tmp_path: Path) -> None:
     save_checkpoint(tmp_path / "e.pt", {"kind": "trained", "state_dict": {"nope": torch.zeros(1)}})
     with pytest.raises(SearchError, match="no weight matches"):
         warm_start(model, tmp_path / "e.pt")
+
+
+def test_report_lines_and_probability_plot(tmp_path: Path) -> None:
+    from edmips.plots import plot_bit_probabilities
+    from edmips.report import _decision_lines
+
+    ss = {
+        "mean_max_prob": 0.97,
+        "min_max_prob": 0.91,
+        "repair_changed": {"conv2": {"argmax": [4, 3], "repaired": [4, 2]}},
+        "repair_reason": "argmax over the budget",
+        "uniform_equal": "4/2",
+        "uniform_meets_target": ["4/2"],
+    }
+    text = "\n".join(_decision_lines(ss))
+    assert "mean max-probability 0.970 (lowest 0.910)" in text
+    assert "conv2 [4, 3] -> [4, 2]" in text
+    assert "equals a uniform allocation: 4/2" in text
+    assert "met within 10% by a uniform allocation (4/2)" in text
+    ss.update(repair_changed={}, uniform_equal=None, uniform_meets_target=[])
+    assert "changed no layer" in "\n".join(_decision_lines(ss))
+    log = [
+        {"epoch": e, "pw": {"a": [1 - p, p]}, "pa": {"a": [p, 1 - p]}}
+        for e, p in ((1, 0.5), (2, 0.8), (3, 0.99))
+    ]
+    plot_bit_probabilities(log, tmp_path / "p.png")
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
