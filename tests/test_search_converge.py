@@ -32,7 +32,26 @@ def _cfg(out: Path, **kw) -> SearchConfig:
 
 
 def test_short_search_ends_decided_and_meets_target_without_repair(tmp_path: Path) -> None:
-    s = run_search(_cfg(tmp_path / "s", target="bitops=0.52x"))
+    # digits_cnn_wide on Bit Fusion (2 searched layers, {2,4} x {2,4}): the uniform allocations cost
+    # 0.347x-0.358x and 0.47x-0.473x of 8/8 latency, so 0.45x needs a mixed allocation.
+    # (digits_cnn under bitops=0.37x with {2,4,8} ends decided but under 0.9x the target with the
+    # current controller gains: the repair lifts it; see the report of the search branch.)
+    s = run_search(
+        _cfg(
+            tmp_path / "s",
+            model="digits_cnn_wide",
+            accel=str(
+                Path(__file__).resolve().parents[1] / "accel_configs" / "bitfusion_eyeriss.yaml"
+            ),
+            metric="latency",
+            target="latency=0.45x",
+            w_bits=None,
+            a_bits=[2, 3, 4],
+            epochs=8,
+            step_epoch=6,
+        )
+    )
+    assert s["uniform_equal"] is None and s["uniform_meets_target"] == []
     assert s["min_max_prob"] >= 0.9
     assert s["decided"]
     assert not s["repaired"] and s["repair_reason"] is None and s["repair_changed"] == {}
@@ -41,9 +60,9 @@ def test_short_search_ends_decided_and_meets_target_without_repair(tmp_path: Pat
     last = log[-1]
     for key in ("pw", "pa", "entropy_w", "entropy_a", "expected_cost", "argmax_cost"):
         assert key in last, key
-    # warm-up epochs: alphas frozen, so the distributions stay uniform
-    assert log[0]["warmup"] and all(abs(p - 1 / 3) < 1e-6 for p in last_probs(log[0]))
-    assert max(last["entropy_w"].values()) < 0.6  # bits; log2(3) = 1.58 at the start
+    # warm-up epochs: alphas frozen, so the distributions stay uniform (2 candidates each)
+    assert log[0]["warmup"] and all(abs(p - 1 / 2) < 1e-6 for p in last_probs(log[0]))
+    assert max(last["entropy_w"].values()) < 0.5  # bits; 1 bit at the start
 
 
 def last_probs(rec: dict) -> list[float]:
@@ -123,3 +142,30 @@ def test_warm_start_copies_matching_weights(tmp_path: Path) -> None:
     save_checkpoint(tmp_path / "e.pt", {"kind": "trained", "state_dict": {"nope": torch.zeros(1)}})
     with pytest.raises(SearchError, match="no weight matches"):
         warm_start(model, tmp_path / "e.pt")
+
+
+def test_report_lines_and_probability_plot(tmp_path: Path) -> None:
+    from edmips.plots import plot_bit_probabilities
+    from edmips.report import _decision_lines
+
+    ss = {
+        "mean_max_prob": 0.97,
+        "min_max_prob": 0.91,
+        "repair_changed": {"conv2": {"argmax": [4, 3], "repaired": [4, 2]}},
+        "repair_reason": "argmax over the budget",
+        "uniform_equal": "4/2",
+        "uniform_meets_target": ["4/2"],
+    }
+    text = "\n".join(_decision_lines(ss))
+    assert "mean max-probability 0.970 (lowest 0.910)" in text
+    assert "conv2 [4, 3] -> [4, 2]" in text
+    assert "equals a uniform allocation: 4/2" in text
+    assert "met within 10% by a uniform allocation (4/2)" in text
+    ss.update(repair_changed={}, uniform_equal=None, uniform_meets_target=[])
+    assert "changed no layer" in "\n".join(_decision_lines(ss))
+    log = [
+        {"epoch": e, "pw": {"a": [1 - p, p]}, "pa": {"a": [p, 1 - p]}}
+        for e, p in ((1, 0.5), (2, 0.8), (3, 0.99))
+    ]
+    plot_bit_probabilities(log, tmp_path / "p.png")
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
