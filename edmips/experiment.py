@@ -331,9 +331,7 @@ class Experiment:
         """The :class:`search.api.SearchConfig` of the search stage."""
         from search.api import SearchConfig
 
-        s = dict(self.search)
-        if "w_bits" not in s and self.family == "fixed":
-            s["w_bits"] = [2, 3, 4]
+        s = dict(self.search)  # weight bits default per family in SearchConfig
         return SearchConfig(**self._common(), **s, out=out, progress=progress)
 
     def train_config(

@@ -160,7 +160,7 @@ def check_feasible(cfg: ParetoConfig) -> tuple[dict[tuple[str, str], float], Any
     from search.trace import trace_workload
     from search.zoo import build_model
 
-    defaults = _search_defaults()
+    defaults = _search_defaults(cfg.family)
     _, _, info = load_dataset(cfg.data, cfg.data_dir, split_seed=0)
     shape = tuple(info["input_shape"])
     bad: dict[tuple[str, str], float] = {}
@@ -192,10 +192,11 @@ def check_feasible(cfg: ParetoConfig) -> tuple[dict[tuple[str, str], float], Any
     return bad, workload
 
 
-def _search_defaults() -> Any:
+def _search_defaults(family: str = "paper") -> Any:
+    """SearchConfig's defaults for a quantizer family (the weight bits depend on it)."""
     from search.api import SearchConfig
 
-    return SearchConfig()
+    return SearchConfig(family=family)
 
 
 def plan(cfg: ParetoConfig, skip: set[tuple[str, str]] | None = None) -> list[SubRun]:
