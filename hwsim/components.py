@@ -11,7 +11,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from .config import Section
+from .section import Section
 from .workload import LayerArrays
 
 # ---------------------------------------------------------------------------------------------
