@@ -11,6 +11,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from .metrics import bitops
 from .section import Section
 from .workload import LayerArrays
 
@@ -216,7 +217,7 @@ def assemble(
         "energy_dram_pj": e_dram,
         "energy_static_pj": e_static,
         "energy_pj": e_mac + e_sram_pj + e_dram + e_static,
-        "bitops": L.macs * w * a,
+        "bitops": bitops(L.macs, w, a),
     }
     shape = np.broadcast_shapes(*(np.shape(v) for v in out.values()))
     return {
