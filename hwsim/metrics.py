@@ -249,6 +249,17 @@ def by_total(total: str) -> Metric | None:
     return next((m for m in REGISTRY.values() if m.total == total), None)
 
 
+def cost_names(*, hardware: bool | None = None, universal: bool | None = None) -> list[str]:
+    """Names of the budgetable metrics, optionally only those that need an accelerator
+    (``hardware=True``) and/or that every accelerator kind reports (``universal=True``)."""
+    return [
+        n
+        for n, m in COSTS.items()
+        if (hardware is None or (m.accel_free is None) == hardware)
+        and (universal is None or m.universal == universal)
+    ]
+
+
 def help_text(names: Sequence[str] | None = None) -> str:
     """``latency (s), energy (pJ), ...`` for a CLI help line."""
     ms = [COSTS[n] for n in (names if names is not None else list(COSTS))]

@@ -211,10 +211,11 @@ def repair(
     sum cost this is a multiple-choice knapsack solved exactly with ``scipy.optimize.milp``; when
     possible the searched layers also use at least ``fill`` of their share of the budget (budget
     minus the float layers' fixed cost), else the network at least ``fill`` of the budget
-    (unused budget is unused accuracy). For ``smoothmax`` (pipeline) the constraint is per layer (every stage <= budget).
-    For a composite of two sums such as EDP (energy x latency) a few exact MCKPs on the first
-    part under caps on the second are tried and the best whose product meets the budget kept. Returns ``(indices [L, 2], cost)``; raises
-    :class:`SearchError` naming the cheapest achievable cost when nothing meets the budget.
+    (unused budget is unused accuracy). For ``smoothmax`` (pipeline) the constraint is per layer
+    (every stage <= budget). For a composite of two sums such as EDP (energy x latency) a few
+    exact MCKPs on the first part under caps on the second are tried and the best whose product
+    meets the budget kept. Returns ``(indices [L, 2], cost)``; raises :class:`SearchError`
+    naming the cheapest achievable cost when nothing meets the budget.
     """
     L, nW, nA = cost.shape
     scores = (log_pw[:, :, None] + log_pa[:, None, :]).reshape(L, nW * nA)
