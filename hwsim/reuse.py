@@ -30,7 +30,7 @@ from .errors import HwsimError
 
 if TYPE_CHECKING:
     from .config import AccelConfig
-    from .workload import LayerSpec, Workload
+    from .workload import Workload
 
 
 class ReuseError(HwsimError):
@@ -71,11 +71,6 @@ def closest_reuse_factor(n_in: int, n_out: int, rf: int) -> int:
         return valid[-1]
     before, after = valid[pos - 1], valid[pos]
     return after if after - rf < rf - before else before
-
-
-def layer_mult_size(layer: LayerSpec) -> tuple[int, int]:
-    """hls4ml's (n_in, n_out) of a layer: (kh*kw*C/groups, filters) or (in, out features)."""
-    return layer.reduction, layer.out_channels
 
 
 def check_overrides(workload: Workload, config: AccelConfig) -> None:

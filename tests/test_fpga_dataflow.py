@@ -18,7 +18,6 @@ from hwsim.reuse import (
     ReuseError,
     check_overrides,
     closest_reuse_factor,
-    layer_mult_size,
     legal_reuse_factors,
 )
 from hwsim.simulate import simulate
@@ -286,7 +285,9 @@ def test_pipeline_totals_throughput_and_critical_path(raw_cfg, resnet_block):
         assert rep.totals[k] == pytest.approx(sum(r[k] for r in rep.rows))
     # every layer's reuse factor is the legal one closest to 8 (Resource strategy)
     for lyr in resnet_block:
-        assert rows[lyr.name]["reuse_factor"] == closest_reuse_factor(*layer_mult_size(lyr), 8)
+        assert rows[lyr.name]["reuse_factor"] == closest_reuse_factor(
+            lyr.reduction, lyr.out_channels, 8
+        )
 
 
 def test_tables_match_simulate(raw_cfg, cnn):
@@ -364,7 +365,7 @@ def test_plan_meets_target_with_fewest_resources(raw_cfg, cnn, io_type):
     L = cnn.arrays()
     for i, lyr in enumerate(cnn):
         c = plan.layer(lyr.name)
-        n_in, n_out = layer_mult_size(lyr)
+        n_in, n_out = lyr.reduction, lyr.out_channels  # hls4ml's (n_in, n_out)
         assert c.ii_cycles <= target
         if c.strategy == "Resource":
             assert c.rf in legal_reuse_factors(n_in, n_out)  # hls4ml's rule
