@@ -62,6 +62,10 @@ class Metric:
 
     ``name``: what users type (``--metric``, ``--target name=...``). ``keys``: the cost-table
     key(s) of its per-layer values (for a composite, the union of its parts' keys).
+    ``aggregate``: ``sum`` (the layers' sum) or ``product`` (a composite: the product of the
+    network figures of ``parts``, other metrics' names); ``pipeline_max``: on a pipelined
+    design the search takes the slowest stage instead of the sum. ``description``: one line
+    for people.
     ``total``: its key in :attr:`hwsim.Report.totals`; ``per_inference``: that total is divided
     by the batch. ``label``: the column header of the run report (``None``: not shown there);
     ``compare``: ``(header, scale)`` of the ``hwsim`` side-by-side table (``None``: not shown).
@@ -94,10 +98,19 @@ class Metric:
     universal: bool = True
     accel_free: Callable[[LayerArrays, np.ndarray, np.ndarray], np.ndarray] | None = None
 
+    def __post_init__(self) -> None:
+        if (self.aggregate == "product") != bool(self.parts):
+            raise HwsimError(
+                f"metric '{self.name}': aggregate 'product' goes with parts (the metrics"
+                f" multiplied), 'sum' with none; got {self.aggregate!r} and parts {self.parts}"
+            )
+        if not self.parts and self.budget and len(self.keys) != 1:
+            raise HwsimError(f"metric '{self.name}': a summed metric has one table key")
+
     @property
     def composite(self) -> bool:
         """Whether the figure is the product of other metrics' network figures (EDP)."""
-        return bool(self.parts)
+        return self.aggregate == "product"
 
     def format(self, value: float) -> str:
         """``value`` (in :attr:`unit`) for people: ``1.23 ms``, ``4.5 uJ``, ``60000 LUTs``."""
@@ -234,14 +247,6 @@ class _CostView(Mapping[str, Metric]):
 
 COSTS: Mapping[str, Metric] = _CostView()
 """The budgetable metrics (``--metric`` choices), a live view of :data:`REGISTRY`."""
-
-
-def get(name: str, what: str = "metric") -> Metric:
-    """The budgetable metric ``name``; an unknown one raises :class:`HwsimError` naming the
-    known ones (``what`` names the option at fault, e.g. ``--metric``)."""
-    if name not in COSTS:
-        raise HwsimError(f"{what} '{name}': unknown metric (known: {', '.join(COSTS)})")
-    return COSTS[name]
 
 
 def by_total(total: str) -> Metric | None:
