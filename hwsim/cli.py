@@ -15,7 +15,7 @@ from .allocation import Allocation, parse_bits
 from .config import load_config
 from .errors import HwsimError
 from .fileio import atomic_write_text, check_out_file
-from .metrics import REGISTRY
+from .metrics import REGISTRY, totals_help
 from .simulate import Report, plot_reports, simulate
 from .workload import Workload
 
@@ -147,7 +147,8 @@ def comparison_table(reports: Sequence[Report]) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="hwsim",
-        description="Simulate a workload (YAML/JSON, or a SCALE-Sim topology CSV) on one or more accelerators.",
+        description="Simulate a workload (YAML/JSON, or a SCALE-Sim topology CSV) on one or more"
+        f" accelerators. Totals include {totals_help()} (see hwsim/metrics.py).",
     )
     parser.add_argument(
         "--workload",

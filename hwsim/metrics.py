@@ -273,6 +273,11 @@ def help_text(names: Sequence[str] | None = None) -> str:
     )
 
 
+def totals_help() -> str:
+    """``latency (s), inferences/s, ...``: the network totals a report shows, for help texts."""
+    return ", ".join(m.label for m in REGISTRY.values() if m.label is not None)
+
+
 def network_totals(
     rows: Sequence[Mapping[str, float]], batch: int, totals: dict[str, float]
 ) -> None:
