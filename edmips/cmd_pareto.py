@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from edmips.cmd_search import add_data_args, bit_list
+from hwsim.metrics import cost_names, help_text
 
 
 def _list(text: str) -> list[str]:
@@ -38,8 +39,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--metric",
         default="latency",
-        choices=["latency", "energy", "edp", "dram"],
-        help="hardware cost the searches target (default latency)",
+        choices=cost_names(hardware=True, universal=True),
+        help="hardware cost the searches target: "
+        + help_text(cost_names(hardware=True, universal=True))
+        + " (default latency)",
     )
     p.add_argument(
         "--targets",

@@ -7,6 +7,7 @@ from dataclasses import fields
 from typing import Any
 
 from hwsim.errors import HwsimError
+from hwsim.metrics import COSTS, help_text
 
 
 def bit_list(text: str) -> list[int]:
@@ -129,8 +130,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--metric",
         default=None,
-        choices=["latency", "energy", "edp", "dram", "lut", "dsp", "bitops"],
-        help="hardware cost to budget: latency (s), energy (pJ), edp (pJ*s), dram (bytes), lut, dsp (FPGA), bitops (MACs*w*a, no accelerator needed); default: the --target's metric",
+        choices=COSTS,
+        help=f"hardware cost to budget: {help_text()}; default: the --target's metric",
     )
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument(

@@ -6,6 +6,7 @@ import argparse
 
 from hwsim.cli import add_simulate_arguments, run_simulation
 from hwsim.errors import HwsimError
+from hwsim.metrics import totals_help
 from hwsim.workload import Workload
 
 
@@ -48,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "simulate",
         help="simulate a network on one or more accelerators",
         description="Per-layer compute/stall cycles, utilization, DRAM traffic and energy of a network at given"
-        " bit-widths on accelerator configs; totals: latency, inferences/s, energy per inference, EDP."
+        f" bit-widths on accelerator configs; totals include {totals_help()}."
         " Several --accel print a side-by-side comparison.",
     )
     src = p.add_argument_group("workload (one of)")

@@ -30,6 +30,7 @@ from tqdm import tqdm
 from hwsim import Allocation, load_config, simulate
 from hwsim.errors import HwsimError
 from hwsim.fileio import atomic_write_text
+from hwsim.metrics import COSTS, bitops
 
 CONFIG_FILE = "pareto_config.json"
 # keys of ParetoConfig whose change makes finished sub-runs of an output folder stale
@@ -116,8 +117,10 @@ def _validate(cfg: ParetoConfig) -> None:
         if not Path(a).is_file():
             raise ParetoError(f"--accel {a}: file not found")
         load_config(a)  # a bad config raises ConfigError naming the file and key
-    if cfg.metric == "bitops":
-        raise ParetoError("--metric bitops: use --bitops for BitOps searches; --metric is hardware")
+    if cfg.metric in COSTS and COSTS[cfg.metric].accel_free is not None:
+        raise ParetoError(
+            f"--metric {cfg.metric}: use --bitops for BitOps searches; --metric is hardware"
+        )
     if not cfg.targets:
         raise ParetoError("--targets: give at least one relative target such as 0.5x")
     for t in cfg.targets:
@@ -251,7 +254,7 @@ def allocation_bitops(workload: Any, alloc: Allocation) -> float:
     """BitOps of one inference: sum over layers of MACs x w_bits x a_bits (float layers at the
     8/8 they are costed at), the paper's hardware-agnostic cost."""
     w, a = alloc.arrays(workload)
-    return float(sum(lyr.macs * int(w[i]) * int(a[i]) for i, lyr in enumerate(workload.layers)))
+    return float(bitops(workload.arrays().macs, w, a).sum())
 
 
 def _search(

@@ -48,27 +48,6 @@ STAGE_OUTPUT = {
     "emit": "firmware/emit.json",
     "report": "report.md",
 }
-# metric of a search -> the key of hwsim's Report.totals that measures it
-METRIC_TOTAL = {
-    "latency": "latency_s",
-    "energy": "energy_per_inference_pj",
-    "edp": "edp_js",
-    "dram": "dram_bytes",
-    "lut": "lut",
-    "dsp": "dsp",
-    "bitops": "bitops",
-}
-TOTAL_UNIT = {
-    "latency_s": "s",
-    "energy_per_inference_pj": "pJ",
-    "edp_js": "J*s",
-    "dram_bytes": "bytes",
-    "lut": "LUTs",
-    "dsp": "DSPs",
-    "bitops": "bit-ops",
-}
-
-
 # ---- stage: simulate ----
 PLAN_ALLOCATION = "allocation.yaml"  # in the simulate folder: the allocation with its FPGA plans
 

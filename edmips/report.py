@@ -14,19 +14,20 @@ from pathlib import Path
 from typing import Any
 
 from hwsim.fileio import atomic_write_text
+from hwsim.metrics import REGISTRY, by_total
 
 from .experiment import Experiment, bits_dir
 
-TOTALS_SHOWN = (
-    ("latency_s", "latency (s)"),
-    ("inferences_per_s", "inferences/s"),
-    ("energy_per_inference_pj", "energy/inference (pJ)"),
-    ("edp_js", "EDP (J*s)"),
-    ("dram_bytes", "DRAM (bytes)"),
-    ("lut", "LUT"),
-    ("dsp", "DSP"),
-    ("bram_18k", "BRAM18K"),
-)
+
+def totals_shown() -> list[tuple[str, str]]:
+    """``(Report.totals key, column label)`` of the simulation table: every registered metric
+    with a report label (see :mod:`hwsim.metrics`)."""
+    return [(m.total, m.label) for m in REGISTRY.values() if m.label is not None]
+
+
+def _total_unit(total: str) -> str:
+    m = by_total(total)
+    return m.total_unit if m is not None else "-"
 
 
 def _g(v: Any) -> str:
@@ -89,7 +90,7 @@ def write_report(run_dir: str | os.PathLike, exp: Experiment) -> Path:
     """Write ``run_dir/report.md`` and its PNGs under ``run_dir/plots``; returns the report path."""
     from hwsim import Allocation, Report, plot_reports
 
-    from .pipeline import METRIC_TOTAL, TOTAL_UNIT, accel_key
+    from .pipeline import accel_key
     from .plots import Point, plot_accuracy_vs_cost, plot_allocation, plot_bit_probabilities
 
     run = Path(run_dir)
@@ -164,17 +165,15 @@ def write_report(run_dir: str | os.PathLike, exp: Experiment) -> Path:
     sim = _read(run / "simulate" / "summary.json")
     costs = _read(run / "simulate" / "costs.json")
     md += ["## Simulation (searched network)", ""]
-    keys = [k for k, _ in TOTALS_SHOWN]
     present = [
         (k, label)
-        for k, label in TOTALS_SHOWN
+        for k, label in totals_shown()
         if any(k in v["totals"] for v in sim["accels"].values())
     ]
     md.append("| accelerator | " + " | ".join(label for _, label in present) + " |")
     md.append("|---|" + "---|" * len(present))
     for acc, v in sim["accels"].items():
         md.append(f"| {acc} | " + " | ".join(_g(v["totals"].get(k)) for k, _ in present) + " |")
-    del keys
     reports = [Report(**_report_args(_read(run / "simulate" / f"{a}.json"))) for a in sim["accels"]]
     plot_reports(reports, plots / "simulate.png")
     md += [
@@ -189,8 +188,8 @@ def write_report(run_dir: str | os.PathLike, exp: Experiment) -> Path:
     md += ["## Accuracy vs cost (searched vs uniform baselines)", ""]
     search_key = accel_key(ss["config"]["accel"]) if ss["config"].get("accel") else None
     panels: list[tuple[str, str]] = []
-    if search_key and METRIC_TOTAL.get(ss["metric"]):
-        panels.append((search_key, METRIC_TOTAL[ss["metric"]]))
+    if search_key and ss["metric"] in REGISTRY:
+        panels.append((search_key, REGISTRY[ss["metric"]].total))
     panels += [(a, "latency_s") for a in sim["accels"] if (a, "latency_s") not in panels]
     for acc, total in panels:
         pts = [
@@ -207,12 +206,12 @@ def write_report(run_dir: str | os.PathLike, exp: Experiment) -> Path:
             continue
         png = f"accuracy_vs_{total}_{acc}.png"
         plot_accuracy_vs_cost(
-            pts, plots / png, f"{total} ({TOTAL_UNIT[total]}) on {acc}", f"{exp.name}: {acc}"
+            pts, plots / png, f"{total} ({_total_unit(total)}) on {acc}", f"{exp.name}: {acc}"
         )
         md += [
             f"### {total} on {acc}",
             "",
-            "| network | top-1 (%) | " + f"{total} ({TOTAL_UNIT[total]}) |",
+            "| network | top-1 (%) | " + f"{total} ({_total_unit(total)}) |",
             "|---|---|---|",
         ]
         md += [f"| {p.label} | {100 * p.accuracy:.2f} | {_g(p.cost)} |" for p in pts]

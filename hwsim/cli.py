@@ -15,16 +15,15 @@ from .allocation import Allocation, parse_bits
 from .config import load_config
 from .errors import HwsimError
 from .fileio import atomic_write_text, check_out_file
+from .metrics import REGISTRY, totals_help
 from .simulate import Report, plot_reports, simulate
 from .workload import Workload
 
-COMPARE_KEYS = (
-    ("latency_s", "latency (ms)", 1e3),
-    ("inferences_per_s", "inf/s", 1.0),
-    ("energy_per_inference_pj", "energy/inf (uJ)", 1e-6),
-    ("edp_js", "EDP (uJ*ms)", 1e9),
-    ("dram_bytes", "DRAM (KB)", 1e-3),
-)
+
+def compare_keys() -> list[tuple[str, str, float]]:
+    """``(total key, header, scale)`` of the side-by-side table: every registered metric with a
+    ``compare`` column (see :mod:`hwsim.metrics`)."""
+    return [(m.total, *m.compare) for m in REGISTRY.values() if m.compare is not None]
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -127,15 +126,19 @@ def run_simulation(workload: Workload, args: argparse.Namespace) -> list[Report]
 
 def comparison_table(reports: Sequence[Report]) -> str:
     """Totals of several accelerators side by side, with ratios to the first."""
+    keys = [k for k in compare_keys() if any(k[0] in r.totals for r in reports)]
     name_w = max(len(r.accelerator) for r in reports) + 2
-    head = f"{'accelerator':<{name_w}}" + "".join(f"{label:>18}" for _, label, _ in COMPARE_KEYS)
+    head = f"{'accelerator':<{name_w}}" + "".join(f"{label:>18}" for _, label, _ in keys)
     lines = ["side-by-side (ratio to the first accelerator in brackets)", head]
     base = reports[0].totals
     for r in reports:
         cells = []
-        for key, _, scale in COMPARE_KEYS:
+        for key, _, scale in keys:
+            if key not in r.totals:
+                cells.append("-")
+                continue
             v = r.totals[key]
-            ratio = v / base[key] if base[key] else float("nan")
+            ratio = v / base[key] if base.get(key) else float("nan")
             cells.append(f"{v * scale:>10.4g} [{ratio:4.2f}]")
         lines.append(f"{r.accelerator:<{name_w}}" + "".join(f"{c:>18}" for c in cells))
     return "\n".join(lines)
@@ -144,7 +147,8 @@ def comparison_table(reports: Sequence[Report]) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="hwsim",
-        description="Simulate a workload (YAML/JSON, or a SCALE-Sim topology CSV) on one or more accelerators.",
+        description="Simulate a workload (YAML/JSON, or a SCALE-Sim topology CSV) on one or more"
+        f" accelerators. Totals include {totals_help()} (see hwsim/metrics.py).",
     )
     parser.add_argument(
         "--workload",

@@ -11,7 +11,8 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from .config import Section
+from .metrics import bitops
+from .section import Section
 from .workload import LayerArrays
 
 # ---------------------------------------------------------------------------------------------
@@ -112,24 +113,6 @@ def operand_bits(
     return L.weights * w, L.ifmap * a, L.ofmap * out_bits
 
 
-def dram_traffic_bits(
-    L: LayerArrays, w: np.ndarray, a: np.ndarray, mem: Memory
-) -> tuple[np.ndarray, np.ndarray]:
-    """DRAM (read_bits, write_bits) of one layer under a two-level tiling.
-
-    Each operand is compulsory traffic when it fits its tile buffer. Otherwise the better of two
-    loop orders is taken: weights outer (input re-read once per weight tile) or inputs outer
-    (weights re-read once per input tile). Outputs are written once.
-    """
-    wb, ib, ob = operand_bits(L, w, a, mem)
-    w_tiles = np.ceil(wb / mem.weight_buffer.tile_bits)
-    i_tiles = np.ceil(ib / mem.input_buffer.tile_bits)
-    w_outer = wb + ib * np.where(i_tiles > 1, w_tiles, 1.0)
-    i_outer = ib + wb * np.where(w_tiles > 1, i_tiles, 1.0)
-    reads = np.minimum(w_outer, i_outer)
-    return reads, ob
-
-
 def stall_cycles(
     compute: np.ndarray,
     dram_bits: np.ndarray,
@@ -216,7 +199,7 @@ def assemble(
         "energy_dram_pj": e_dram,
         "energy_static_pj": e_static,
         "energy_pj": e_mac + e_sram_pj + e_dram + e_static,
-        "bitops": L.macs * w * a,
+        "bitops": bitops(L.macs, w, a),
     }
     shape = np.broadcast_shapes(*(np.shape(v) for v in out.values()))
     return {

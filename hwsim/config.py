@@ -9,35 +9,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from .errors import ConfigError
 from .fileio import read_structured
+from .models import Accelerator, registry
+from .section import Section, format_validation_error
 
-if TYPE_CHECKING:
-    from .models.base import Accelerator
-
-
-class Section(BaseModel):
-    """Base of every config section: unknown keys are errors (catches typos)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def format_validation_error(source: str, exc: ValidationError, prefix: tuple[Any, ...] = ()) -> str:
-    """First pydantic error as one line naming the file, the dotted key path and what was expected."""
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in (*prefix, *err["loc"]))
-    msg = err["msg"]
-    if err["type"] == "extra_forbidden":
-        return f"{source}: key '{loc}': unknown key"
-    if err["type"] == "missing":
-        return f"{source}: key '{loc}': missing"
-    got = err.get("input")
-    got_txt = f" (got {got!r})" if got is not None and not isinstance(got, dict) else ""
-    return f"{source}: key '{loc}': {msg[0].lower() + msg[1:]}{got_txt}"
+__all__ = ["AccelConfig", "Section", "format_validation_error", "load_config", "parse_config"]
 
 
 @dataclass(frozen=True)
@@ -61,8 +42,6 @@ class AccelConfig:
 
 def parse_config(raw: Any, source: str = "<config>") -> AccelConfig:
     """Validate a parsed YAML mapping and bind it to its accelerator model."""
-    from .models import registry
-
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level")
     kind = raw.get("type")

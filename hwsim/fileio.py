@@ -171,8 +171,3 @@ def check_out_file(path: str | os.PathLike, force: bool, what: str = "--out") ->
     if p.exists() and not force:
         raise HwsimError(f"{what} {p}: already exists (use --force to overwrite)")
     _probe_folder(_first_existing(p.parent), p, what)
-
-
-def check_writable(path: str | os.PathLike, force: bool, what: str = "output") -> None:
-    """:func:`check_out_file` (kept for callers that name no option)."""
-    check_out_file(path, force, what)

@@ -29,11 +29,13 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 import numpy as np
 
+from .config import AccelConfig, parse_config
 from .errors import HwsimError
+from .models.fpga_dataflow import stage_costs
+from .reuse import check_overrides
 
 if TYPE_CHECKING:
     from .allocation import Allocation
-    from .config import AccelConfig
     from .workload import Workload
 
 PLAN_VERSION = 1
@@ -130,8 +132,6 @@ class FpgaPlan:
     def as_config(self, config: AccelConfig) -> AccelConfig:
         """``config`` with this plan's io type and every layer's RF/strategy fixed (policy
         ``fixed``, one override per layer): simulating it reproduces the plan exactly."""
-        from .config import parse_config
-
         _check_fpga(config)
         raw = copy.deepcopy(config.raw)
         raw["io_type"] = self.io_type
@@ -219,8 +219,6 @@ def with_target(
     config: AccelConfig, target_ii_cycles: float | None = None, io_type: str | None = None
 ) -> AccelConfig:
     """``config`` with an explicit throughput target (policy ``target_ii``) and/or io type."""
-    from .config import parse_config
-
     _check_fpga(config)
     if io_type is not None and io_type not in IO_TYPES:
         raise PlanError(f"io_type: expected io_stream or io_parallel, got {io_type!r}")
@@ -265,9 +263,6 @@ def make_plan(
     model's own policy (the function the search's cost tables and ``simulate`` call), costs from
     its stage formulas, so ``simulate(workload, allocation, config)`` reports the same numbers.
     """
-    from .models.fpga_dataflow import stage_costs
-    from .reuse import check_overrides
-
     cfg = with_target(config, target_ii_cycles, io_type)
     model = cfg.model
     p = model.params
@@ -355,8 +350,6 @@ def plan_with_choices(
     """The plan of a design whose per-layer ``(rf, strategy)`` are given (e.g. what a firmware
     generator actually wrote), costed by the same model; layers not in ``choices`` keep the
     config's policy. ``target_ii_cycles`` is only recorded."""
-    from .config import parse_config
-
     _check_fpga(config)
     raw = copy.deepcopy(config.raw)
     raw["io_type"] = io_type

@@ -20,10 +20,13 @@ import csv
 import io
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .errors import WorkloadError
 from .fileio import atomic_write_text, read_text_file
-from .workload import LayerSpec, Workload
+
+if TYPE_CHECKING:
+    from .workload import Workload
 
 HEADER = (
     "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter,"
@@ -45,11 +48,15 @@ def _windows(size: int, kernel: int, stride: int) -> int:
     return -(-(size - kernel) // stride) + 1
 
 
-def read_topology(path: str | os.PathLike, batch: int = 1) -> Workload:
-    """Parse a SCALE-Sim topology CSV into a chain Workload.
+def parse_topology(
+    path: str | os.PathLike, batch: int = 1
+) -> tuple[str, list[tuple[str, dict[str, Any]]]]:
+    """Parse a SCALE-Sim topology CSV into ``(name, [(where, LayerSpec fields), ...])``.
 
+    ``hwsim.Workload.load`` (or ``Workload.from_topology``) builds the chain workload from it.
     A 1x1 filter over a 1x1 IFMAP is a linear layer; a ``DP`` name is a depthwise conv (see the
-    module docstring); everything else is a conv with no padding. Errors name the file and line.
+    module docstring); everything else is a conv with no padding. Errors name the file and line
+    (``where`` is ``<file>: line <n>``, for errors the layer fields raise later).
     """
     p = Path(path)
     text = read_text_file(p, WorkloadError)  # missing, folder, binary, empty: one line
@@ -92,31 +99,25 @@ def read_topology(path: str | os.PathLike, batch: int = 1) -> Workload:
                 f"{p}: line {lineno} ({name}): filter {fh}x{fw} is larger than the IFMAP {ih}x{iw}"
             )
         depthwise = "DP" in name
-        try:
-            if ih == fh == iw == fw == 1 and not depthwise:
-                lyr = LayerSpec(
-                    name=name, kind="linear", in_channels=c, out_channels=m, batch=batch
-                )
-            else:
-                oh, ow = _windows(ih, fh, s), _windows(iw, fw, s)
-                lyr = LayerSpec(
-                    name=name,
-                    kind="conv",
-                    in_channels=c,
-                    out_channels=c * m if depthwise else m,
-                    kernel=(fh, fw),
-                    stride=(s, s),
-                    groups=c if depthwise else 1,
-                    in_hw=((oh - 1) * s + fh, (ow - 1) * s + fw),
-                    batch=batch,
-                )
-        except WorkloadError as exc:
-            raise WorkloadError(f"{p}: line {lineno}: {exc}") from None
-        layers.append(lyr)
-    try:
-        return Workload(name=p.stem, layers=layers)
-    except WorkloadError as exc:
-        raise WorkloadError(f"{p}: {exc}") from None
+        if ih == fh == iw == fw == 1 and not depthwise:
+            fields: dict[str, Any] = dict(
+                name=name, kind="linear", in_channels=c, out_channels=m, batch=batch
+            )
+        else:
+            oh, ow = _windows(ih, fh, s), _windows(iw, fw, s)
+            fields = dict(
+                name=name,
+                kind="conv",
+                in_channels=c,
+                out_channels=c * m if depthwise else m,
+                kernel=(fh, fw),
+                stride=(s, s),
+                groups=c if depthwise else 1,
+                in_hw=((oh - 1) * s + fh, (ow - 1) * s + fw),
+                batch=batch,
+            )
+        layers.append((f"{p}: line {lineno}", fields))
+    return p.stem, layers
 
 
 def topology_rows(workload: Workload) -> list[list[str | int]]:

@@ -14,6 +14,7 @@ import numpy as np
 from .allocation import Allocation
 from .config import AccelConfig
 from .fileio import atomic_write_bytes, atomic_write_text
+from .metrics import network_totals
 from .tables import cost_tables
 from .workload import Workload
 
@@ -34,9 +35,11 @@ FPGA_COLUMNS = ("ii_cycles", "dsp", "lut", "bram_18k")
 class Report:
     """Per-layer rows and totals of one simulation.
 
-    Totals: ``latency_s`` (one batch, s), ``inferences_per_s``, ``energy_per_inference_pj``,
-    ``edp_js`` (energy per inference x latency, J*s), ``dram_bytes``, ``cycles``, and for
-    pipelined FPGA designs ``dsp``, ``lut``, ``bram_18k`` and the bottleneck ``ii_cycles``.
+    Totals: ``cycles``, ``latency_s`` (one batch, s), ``inferences_per_s``, for pipelined FPGA
+    designs the bottleneck ``ii_cycles``, then every metric of :data:`hwsim.metrics.REGISTRY`
+    the rows report (``energy_per_inference_pj``, ``edp_js`` = energy per inference x latency in
+    J*s, ``dram_bytes``, FPGA ``lut``/``dsp``/``bram_18k``, ``bitops``), the energy parts per
+    inference and ``macs``.
     """
 
     accelerator: str
@@ -182,7 +185,6 @@ def _totals(
     workload: Workload, rows: list[dict[str, Any]], aggregate: str, freq_hz: float
 ) -> dict[str, float]:
     batch = max(lyr.batch for lyr in workload.layers)
-    energy = sum(r["energy_pj"] for r in rows)
     t: dict[str, float] = {}
     if aggregate == "pipeline":
         cyc = {r["name"]: r["cycles"] for r in rows}
@@ -196,8 +198,6 @@ def _totals(
         t["latency_s"] = latency_cycles / freq_hz
         t["ii_cycles"] = float(ii)
         t["inferences_per_s"] = freq_hz / ii
-        for k in ("dsp", "lut", "bram_18k"):
-            t[k] = float(sum(r[k] for r in rows))
     else:
         cycles = sum(r["cycles"] for r in rows)
         t["cycles"] = float(cycles)
@@ -205,14 +205,20 @@ def _totals(
         t["stall_cycles"] = float(sum(r["stall_cycles"] for r in rows))
         t["latency_s"] = cycles / freq_hz
         t["inferences_per_s"] = batch / t["latency_s"] if t["latency_s"] > 0 else math.inf
-    t["energy_per_inference_pj"] = energy / batch
-    for part in ENERGY_PARTS:
-        t[part.replace("_pj", "_per_inference_pj")] = sum(r[part] for r in rows) / batch
-    t["edp_js"] = (energy / batch) * 1e-12 * t["latency_s"]
-    t["dram_bytes"] = float(sum(r["dram_bytes"] for r in rows))
-    t["bitops"] = float(sum(r["bitops"] for r in rows))
-    t["macs"] = float(sum(r["macs"] for r in rows))
-    return t
+    # every registered metric: energy per inference, EDP, DRAM, FPGA resources, BitOps, ...
+    network_totals(rows, batch, t)
+    parts = {
+        part.replace("_pj", "_per_inference_pj"): sum(r[part] for r in rows) / batch
+        for part in ENERGY_PARTS
+    }
+    out: dict[str, float] = {}
+    for k, v in t.items():  # the energy split right after the energy total
+        out[k] = v
+        if k == "energy_per_inference_pj":
+            out.update(parts)
+    out.update({k: v for k, v in parts.items() if k not in out})
+    out["macs"] = float(sum(r["macs"] for r in rows))
+    return out
 
 
 def plot_reports(reports: list[Report], path: str | os.PathLike) -> None:

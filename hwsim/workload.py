@@ -15,6 +15,7 @@ import numpy as np
 
 from .errors import WorkloadError
 from .fileio import dump_structured, read_structured
+from .scalesim_io import parse_topology
 
 WORKLOAD_VERSION = 1
 KINDS = ("conv", "linear")
@@ -387,10 +388,23 @@ class Workload:
         """Read a workload from YAML/JSON, or a SCALE-Sim topology CSV (``.csv``)."""
         p = os.fspath(path)
         if p.lower().endswith(".csv"):
-            from .scalesim_io import read_topology
-
-            return read_topology(p)
+            return cls.from_topology(p)
         return cls.from_dict(read_structured(p, WorkloadError), source=p)
+
+    @classmethod
+    def from_topology(cls, path: str | os.PathLike, batch: int = 1) -> Workload:
+        """A chain workload from a SCALE-Sim topology CSV (see :mod:`hwsim.scalesim_io`)."""
+        name, rows = parse_topology(path, batch)
+        layers = []
+        for where, spec in rows:
+            try:
+                layers.append(LayerSpec(**spec))
+            except WorkloadError as exc:
+                raise WorkloadError(f"{where}: {exc}") from None
+        try:
+            return cls(name=name, layers=layers)
+        except WorkloadError as exc:
+            raise WorkloadError(f"{os.fspath(path)}: {exc}") from None
 
     def save(self, path: str | os.PathLike) -> None:
         """Write YAML/JSON by extension, atomically."""

@@ -2,9 +2,10 @@
 
 A target is ``metric=VALUE``: relative (``0.5x``: the searched layers at half their cost at
 uniform 8/8 on that accelerator, float first/last layers at their fixed 8/8 cost, see
-:meth:`search.cost.HardwareCost.from_relative`) or absolute with a unit (latency s/ms/us/ns; energy J/mJ/uJ/nJ/pJ;
-edp Js/mJs/uJs/pJs; dram B/KB/MB/GB (powers of 1000) or KiB/MiB/GiB; lut/dsp/bitops plain
-counts with an optional k/M/G suffix).
+:meth:`search.cost.HardwareCost.from_relative`) or absolute with a unit. The metrics, their
+units (latency s/ms/us/ns; energy J/mJ/uJ/nJ/pJ; edp Js/mJs/uJs/pJs; dram B/KB/MB/GB (powers of
+1000) or KiB/MiB/GiB; lut/dsp/bram/bitops plain counts with an optional k/M/G suffix) and how
+they print are the records of :mod:`hwsim.metrics`.
 """
 
 from __future__ import annotations
@@ -17,26 +18,11 @@ from typing import Any
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from .cost import METRICS, UNITS, HardwareCost
+from hwsim.metrics import SI_COUNT
+
+from .cost import METRICS, HardwareCost, metric_spec
 from .errors import SearchError
 
-_COUNT = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
-# unit -> factor to the table's unit (latency_s: s; energy_pj: pJ; edp: pJ*s; dram_bytes: bytes)
-UNIT_FACTORS: dict[str, dict[str, float]] = {
-    "latency": {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9},
-    "energy": {"J": 1e12, "mJ": 1e9, "uJ": 1e6, "nJ": 1e3, "pJ": 1.0},
-    "edp": {"Js": 1e12, "mJs": 1e9, "uJs": 1e6, "nJs": 1e3, "pJs": 1.0},
-    "dram": {
-        "B": 1.0,
-        "bytes": 1.0,
-        "KB": 1e3,
-        "MB": 1e6,
-        "GB": 1e9,
-        "KiB": 1024.0,
-        "MiB": 2.0**20,
-        "GiB": 2.0**30,
-    },
-}
 _NUM = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
 
 
@@ -80,39 +66,30 @@ def parse_target(text: str) -> Target:
     if not m:
         raise SearchError(f"--target '{text}': '{val}' is not a number with an optional unit")
     num, unit = float(m.group(1)), m.group(2)
-    if metric in UNIT_FACTORS:
-        units = UNIT_FACTORS[metric]
-        if unit == "" and metric == "dram":
-            unit = "B"
+    spec = METRICS[metric]
+    if spec.target_units:
+        units = spec.target_units
+        if unit == "" and spec.default_unit is not None:
+            unit = spec.default_unit
         if unit not in units:
             raise SearchError(
                 f"--target '{text}': unit '{unit}' is not one of {', '.join(units)} (or use a fraction like 0.5x)"
             )
         value = num * units[unit]
     else:
-        if unit not in _COUNT:
+        if unit not in SI_COUNT:
             raise SearchError(
                 f"--target '{text}': '{metric}' is a count; suffix must be one of k, M, G"
             )
-        value = num * _COUNT[unit]
+        value = num * SI_COUNT[unit]
     if value <= 0:
         raise SearchError(f"--target '{text}': the budget must be positive")
     return Target(metric, value, False, str(text))
 
 
 def format_cost(metric: str, value: float) -> str:
-    """Human units: ``1.23 ms``, ``4.5 uJ``, ``60000 LUTs``."""
-    if metric == "latency":
-        for unit, f in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
-            if abs(value) >= f:
-                return f"{value / f:.4g} {unit}"
-        return f"{value:.4g} s"
-    if metric == "energy":
-        for unit, f in (("J", 1e12), ("mJ", 1e9), ("uJ", 1e6), ("nJ", 1e3)):
-            if abs(value) >= f:
-                return f"{value / f:.4g} {unit}"
-        return f"{value:.4g} pJ"
-    return f"{value:.6g} {UNITS[metric]}"
+    """Human units: ``1.23 ms``, ``4.5 uJ``, ``60000 LUTs`` (see ``hwsim.metrics.Metric.format``)."""
+    return metric_spec(metric).format(value)
 
 
 @dataclass
@@ -234,10 +211,11 @@ def repair(
     sum cost this is a multiple-choice knapsack solved exactly with ``scipy.optimize.milp``; when
     possible the searched layers also use at least ``fill`` of their share of the budget (budget
     minus the float layers' fixed cost), else the network at least ``fill`` of the budget
-    (unused budget is unused accuracy). For ``smoothmax`` (pipeline) the constraint is per layer (every stage <= budget).
-    For ``edp`` (energy x latency) a few exact MCKPs on energy under a latency estimate are
-    iterated until the product meets the budget. Returns ``(indices [L, 2], cost)``; raises
-    :class:`SearchError` naming the cheapest achievable cost when nothing meets the budget.
+    (unused budget is unused accuracy). For ``smoothmax`` (pipeline) the constraint is per layer
+    (every stage <= budget). For a composite of two sums such as EDP (energy x latency) a few
+    exact MCKPs on the first part under caps on the second are tried and the best whose product
+    meets the budget kept. Returns ``(indices [L, 2], cost)``; raises :class:`SearchError`
+    naming the cheapest achievable cost when nothing meets the budget.
     """
     L, nW, nA = cost.shape
     scores = (log_pw[:, :, None] + log_pa[:, None, :]).reshape(L, nW * nA)
@@ -257,27 +235,8 @@ def repair(
         cols = np.where(ok, scores, -np.inf).argmax(axis=1)
         idx = to_idx(cols)
         return idx, cost.discrete(idx)
-    if cost.metric == "edp":
-        e = cost.np_tables["energy_pj"].reshape(L, -1)
-        lat = cost.np_tables["latency_s"].reshape(L, -1)
-        ce, cl = cost.np_constant["energy_pj"].sum(), cost.np_constant["latency_s"].sum()
-        best = None
-        for split in np.linspace(0.0, 1.0, 21)[1:]:
-            # try latency budgets between the minimum and the all-max latency; energy gets the rest
-            lmin = float(np.where(allowed, lat, np.inf).min(axis=1).sum()) + cl
-            lmax = float(np.where(allowed, lat, -np.inf).max(axis=1).sum()) + cl
-            lcap = lmin + split * (lmax - lmin)
-            cols = _mckp(scores, e, allowed, budget / lcap - ce, None)
-            if cols is None:
-                continue
-            idx = to_idx(cols)
-            if cost.discrete(idx) <= budget * (1 + 1e-9):
-                sc = float(scores[np.arange(L), cols].sum())
-                if best is None or sc > best[0]:
-                    best = (sc, idx)
-        if best is None:
-            raise _infeasible(cost, budget)
-        return best[1], cost.discrete(best[1])
+    if cost.spec.composite:
+        return _repair_product(cost, scores, allowed, budget, to_idx)
     (k,) = cost.keys
     t = cost.np_tables[k].reshape(L, -1)
     const = float(cost.np_constant[k].sum())
@@ -294,3 +253,41 @@ def repair(
         raise _infeasible(cost, budget)
     idx = to_idx(cols)
     return idx, cost.discrete(idx)
+
+
+def _repair_product(
+    cost: HardwareCost,
+    scores: np.ndarray,
+    allowed: np.ndarray,
+    budget: float,
+    to_idx: Any,
+) -> tuple[np.ndarray, float]:
+    """Repair for a composite ``A x B`` of two per-layer sums (EDP: energy x latency): for 20
+    caps on B between its minimum and maximum, an exact MCKP on A with ``A <= budget / cap``."""
+    if len(cost.groups) != 2 or any(len(g) != 1 for g in cost.groups):
+        raise SearchError(
+            f"metric '{cost.metric}': the repair handles a product of two table keys,"
+            f" got {cost.groups}"
+        )
+    (ka,), (kb,) = cost.groups
+    L = scores.shape[0]
+    e = cost.np_tables[ka].reshape(L, -1)
+    lat = cost.np_tables[kb].reshape(L, -1)
+    ce, cl = cost.np_constant[ka].sum(), cost.np_constant[kb].sum()
+    best = None
+    for split in np.linspace(0.0, 1.0, 21)[1:]:
+        # try B budgets between the minimum and the all-max B; A gets the rest
+        lmin = float(np.where(allowed, lat, np.inf).min(axis=1).sum()) + cl
+        lmax = float(np.where(allowed, lat, -np.inf).max(axis=1).sum()) + cl
+        lcap = lmin + split * (lmax - lmin)
+        cols = _mckp(scores, e, allowed, budget / lcap - ce, None)
+        if cols is None:
+            continue
+        idx = to_idx(cols)
+        if cost.discrete(idx) <= budget * (1 + 1e-9):
+            sc = float(scores[np.arange(L), cols].sum())
+            if best is None or sc > best[0]:
+                best = (sc, idx)
+    if best is None:
+        raise _infeasible(cost, budget)
+    return best[1], cost.discrete(best[1])

@@ -4,48 +4,68 @@ For searched layer ``l`` with weight-bit probabilities ``pw_l`` and activation-b
 ``pa_l`` the expected cost is ``E_l = sum_ij pw_li pa_lj T_l[i, j]``; layers combine by a sum
 (layer-by-layer accelerator) or a smooth maximum (pipelined dataflow: the slowest stage sets the
 throughput). Float (first/last) layers add a constant: their cost at 8/8 bits.
+
+Which metrics exist, their table keys, units and how layers combine (a sum, the slowest stage of
+a pipeline, or a composite such as EDP = network energy x network latency) is read from
+:mod:`hwsim.metrics`; nothing here names a metric.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from hwsim import AccelConfig, Workload, cost_tables
+from hwsim.metrics import COSTS, REGISTRY, Metric, bitops_table
 
 from .errors import SearchError
 
-# CLI metric name -> hwsim table key (edp and bitops are derived here).
-METRICS: dict[str, str] = {
-    "latency": "latency_s",
-    "energy": "energy_pj",
-    "edp": "edp",
-    "dram": "dram_bytes",
-    "lut": "lut",
-    "dsp": "dsp",
-    "bitops": "bitops",
-}
-UNITS: dict[str, str] = {
-    "latency": "s",
-    "energy": "pJ",
-    "edp": "pJ*s",
-    "dram": "bytes",
-    "lut": "LUTs",
-    "dsp": "DSPs",
-    "bitops": "bit-ops",
-}
+METRICS: Mapping[str, Metric] = COSTS
+"""The metrics a search may budget, by name (a live view of ``hwsim.metrics.REGISTRY``)."""
+
+
+class _Units(Mapping[str, str]):
+    def __getitem__(self, name: str) -> str:
+        return COSTS[name].unit
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(COSTS)
+
+    def __len__(self) -> int:
+        return len(COSTS)
+
+
+UNITS: Mapping[str, str] = _Units()
+"""Metric name -> the unit of its tables and budgets (s, pJ, pJ*s, bytes, counts)."""
 FLOAT_BITS = 8
 
+__all__ = [
+    "FLOAT_BITS",
+    "METRICS",
+    "UNITS",
+    "HardwareCost",
+    "bitops_table",
+    "metric_spec",
+    "metric_tables",
+    "supported_candidates",
+]
 
-def bitops_table(workload: Workload, w_bits: Sequence[int], a_bits: Sequence[int]) -> np.ndarray:
-    """``[L, nW, nA]`` BitOps of the paper: MACs x w_bits x a_bits (no accelerator needed)."""
-    macs = np.asarray([lyr.macs for lyr in workload.layers], dtype=np.float64)
-    w = np.asarray(w_bits, dtype=np.float64)
-    a = np.asarray(a_bits, dtype=np.float64)
-    return macs[:, None, None] * w[None, :, None] * a[None, None, :]
+
+def metric_spec(metric: str) -> Metric:
+    """The registry record of a budgetable ``metric``; :class:`SearchError` when unknown."""
+    if metric not in COSTS:
+        raise SearchError(f"unknown metric '{metric}' (known: {', '.join(COSTS)})")
+    return COSTS[metric]
+
+
+def _part_keys(spec: Metric) -> list[tuple[str, ...]]:
+    """The table keys whose per-layer sums are multiplied (one group per part), or one group."""
+    if spec.composite:
+        return [REGISTRY[p].keys for p in spec.parts]
+    return [spec.keys]
 
 
 def supported_candidates(
@@ -81,16 +101,21 @@ def metric_tables(
     w_bits: Sequence[int],
     a_bits: Sequence[int],
 ) -> dict[str, np.ndarray]:
-    """Tables ``[L, nW, nA]`` needed for ``metric`` (``edp`` needs energy and latency)."""
-    if metric not in METRICS:
-        raise SearchError(f"unknown metric '{metric}' (known: {', '.join(METRICS)})")
-    if metric == "bitops":
-        return {"bitops": bitops_table(workload, w_bits, a_bits)}
+    """Tables ``[L, nW, nA]`` of ``metric``'s table keys (a composite needs its parts' keys, e.g.
+    EDP energy and latency). An accelerator-free metric (BitOps) ignores ``config``."""
+    spec = metric_spec(metric)
+    if spec.accel_free is not None:
+        L = workload.arrays().reshape((len(workload), 1, 1))
+        w = np.asarray(list(w_bits), dtype=np.float64).reshape(1, -1, 1)
+        a = np.asarray(list(a_bits), dtype=np.float64).reshape(1, 1, -1)
+        shape = (len(workload), w.size, a.size)
+        (key,) = spec.keys
+        return {key: np.broadcast_to(spec.accel_free(L, w, a), shape).astype(np.float64)}
     if config is None:
         raise SearchError(f"metric '{metric}' needs an accelerator config (--accel)")
     # the monotone view: a narrower operand never costs more than a wider mode that runs it
     tabs = cost_tables(workload, config, w_bits, a_bits, monotone=True)
-    keys = ["energy_pj", "latency_s"] if metric == "edp" else [METRICS[metric]]
+    keys = list(spec.keys)
     for k in keys:
         if k not in tabs:
             raise SearchError(
@@ -104,8 +129,8 @@ class HardwareCost(nn.Module):
     """Expected hardware cost of the searched layers plus the constant cost of float layers.
 
     ``tables``: ``{key: ndarray[L, nW, nA]}`` over the searched layers in ``layer_names`` order
-    (for ``metric='edp'`` the keys ``energy_pj`` and ``latency_s``, else the one table of the
-    metric). ``constant``: ``{key: ndarray[F]}`` costs of float layers (at 8/8). ``scale``: the
+    (the metric's table keys: for a composite such as EDP its parts' keys, ``energy_pj`` and
+    ``latency_s``, whose network sums are multiplied). ``constant``: ``{key: ndarray[F]}`` costs of float layers (at 8/8). ``scale``: the
     reference cost (uniform 8/8) by which the loss normalises; units are the metric's
     (seconds, pJ, pJ*s, bytes, counts). ``aggregate``: ``sum`` or ``smoothmax``
     (temperature ``tau`` relative to ``scale``).
@@ -123,13 +148,14 @@ class HardwareCost(nn.Module):
         allowed: np.ndarray | None = None,
     ) -> None:
         super().__init__()
-        if metric not in METRICS:
-            raise SearchError(f"unknown metric '{metric}' (known: {', '.join(METRICS)})")
+        spec = metric_spec(metric)
         if aggregate not in ("sum", "smoothmax"):
             raise SearchError(f"aggregate '{aggregate}': expected sum or smoothmax")
-        if metric == "edp" and aggregate != "sum":
-            raise SearchError("metric 'edp' needs a layer-by-layer (sum) accelerator")
+        if spec.composite and aggregate != "sum":
+            raise SearchError(f"metric '{metric}' needs a layer-by-layer (sum) accelerator")
         self.metric = metric
+        self.spec = spec
+        self.groups = _part_keys(spec)
         self.aggregate = aggregate
         self.layer_names = list(layer_names)
         self.keys = sorted(tables)
@@ -187,7 +213,7 @@ class HardwareCost(nn.Module):
         eight = metric_tables(workload, config, metric, [FLOAT_BITS], [FLOAT_BITS])
         if aggregate is None:
             pipelined = config is not None and config.model.aggregate == "pipeline"
-            aggregate = "smoothmax" if pipelined and metric == "latency" else "sum"
+            aggregate = "smoothmax" if pipelined and metric_spec(metric).pipeline_max else "sum"
         tables = {k: v[idx] for k, v in full.items()}
         constant = {k: v[fidx, 0, 0] for k, v in eight.items()}
         allowed = np.ones((len(w_bits), len(a_bits)), dtype=bool)
@@ -198,7 +224,7 @@ class HardwareCost(nn.Module):
         obj = cls(tables, metric, list(searched), aggregate, 1.0, constant, allowed=allowed)
         ref = obj._combine_np({k: v[:, 0, 0] for k, v in eight.items()}, include_constant=False)
         obj.scale = float(ref) if ref > 0 else 1.0
-        if obj.metric != "edp" and aggregate == "sum":
+        if not obj.spec.composite and aggregate == "sum":
             (k,) = obj.keys
             obj.const_total = float(obj.np_constant[k].sum())
             obj.searched_ref = float(eight[k][idx, 0, 0].sum())
@@ -231,8 +257,11 @@ class HardwareCost(nn.Module):
             if include_constant:
                 v = np.concatenate([v, self.np_constant[k]])
             vals[k] = v
-        if self.metric == "edp":
-            return float(vals["energy_pj"].sum() * vals["latency_s"].sum())
+        if self.spec.composite:  # the product of the parts' network sums
+            out = 1.0
+            for group in self.groups:
+                out = out * sum(vals[k].sum() for k in group)
+            return float(out)
         (v,) = vals.values()
         return float(v.max() if self.aggregate == "smoothmax" else v.sum())
 
@@ -252,7 +281,8 @@ class HardwareCost(nn.Module):
         return self.discrete(np.tile([i, j], (len(self.layer_names), 1)))
 
     def minimum(self) -> float:
-        """Cheapest achievable cost over the allowed pairs (exact for sum and max; for edp a lower bound)."""
+        """Cheapest achievable cost over the allowed pairs (exact for sum and max; for a composite
+        such as EDP a lower bound)."""
         per = {}
         for k, t in self.np_tables.items():
             masked = np.where(self.allowed[None], t, np.inf)
@@ -270,10 +300,12 @@ class HardwareCost(nn.Module):
         pw = torch.stack([p[0] for p in probs]).to(torch.float64)
         pa = torch.stack([p[1] for p in probs]).to(torch.float64)
         per = {k: torch.einsum("li,lij,lj->l", pw, getattr(self, f"t_{k}"), pa) for k in self.keys}
-        if self.metric == "edp":
-            e = per["energy_pj"].sum() + self.c_energy_pj.sum()
-            t = per["latency_s"].sum() + self.c_latency_s.sum()
-            return e * t
+        if self.spec.composite:  # the product of the parts' network sums
+            out = None
+            for group in self.groups:
+                part = sum(per[k].sum() + getattr(self, f"c_{k}").sum() for k in group)
+                out = part if out is None else out * part
+            return out
         (k,) = self.keys
         v = torch.cat([per[k], getattr(self, f"c_{k}")])
         if self.aggregate == "sum":

@@ -185,7 +185,7 @@ class SearchSetup:
                     f"--{key.replace('_', '-')} {getattr(cfg, key)}: expected a positive integer"
                 )
         self.accel = load_config(cfg.accel) if cfg.accel else None
-        if self.accel is None and cfg.metric != "bitops":
+        if self.accel is None and METRICS[cfg.metric].accel_free is None:
             raise SearchError(f"--metric {cfg.metric} needs an accelerator config (--accel FILE)")
         self.w_bits, self.a_bits = supported_candidates(
             self.accel, cfg.w_bits, cfg.a_bits, quiet=not verbose

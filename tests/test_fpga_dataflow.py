@@ -12,15 +12,13 @@ import yaml
 from hwsim.allocation import Allocation
 from hwsim.config import load_config, parse_config
 from hwsim.errors import ConfigError, HwsimError
+from hwsim.fpga_plan import PlanError, make_plan
 from hwsim.models.fpga_dataflow import bram_blocks, part_fraction, stage_costs, table_bram
 from hwsim.reuse import (
     ReuseError,
     check_overrides,
-    choose_reuse_factors,
     closest_reuse_factor,
-    layer_mult_size,
     legal_reuse_factors,
-    reuse_plan,
 )
 from hwsim.simulate import simulate
 from hwsim.tables import cost_tables
@@ -287,7 +285,9 @@ def test_pipeline_totals_throughput_and_critical_path(raw_cfg, resnet_block):
         assert rep.totals[k] == pytest.approx(sum(r[k] for r in rep.rows))
     # every layer's reuse factor is the legal one closest to 8 (Resource strategy)
     for lyr in resnet_block:
-        assert rows[lyr.name]["reuse_factor"] == closest_reuse_factor(*layer_mult_size(lyr), 8)
+        assert rows[lyr.name]["reuse_factor"] == closest_reuse_factor(
+            lyr.reduction, lyr.out_channels, 8
+        )
 
 
 def test_tables_match_simulate(raw_cfg, cnn):
@@ -336,8 +336,9 @@ def test_over_budget_is_reported(raw_cfg, cnn):
     assert rep.totals["fits"] == 0.0
     assert rep.totals["lut_util"] > 1
     assert any("does not fit xc7z020clg400-1" in n and "lut" in n for n in rep.notes)
-    choice = choose_reuse_factors(cnn, Allocation.uniform(cnn, 8, 8), cfg)
-    over = {n: {"rf": rf, "strategy": s} for n, (rf, s) in choice.items()}
+    # the plan's own choice under a throughput target, pinned as fixed overrides, fits the part
+    plan = make_plan(cnn, Allocation.uniform(cnn, 8, 8), cfg, target_ii_cycles=2000)
+    over = {lp.name: {"rf": lp.rf, "strategy": lp.strategy} for lp in plan.layers}
     rep2 = simulate(
         cnn,
         Allocation.uniform(cnn, 8, 8),
@@ -350,23 +351,24 @@ def test_over_budget_is_reported(raw_cfg, cnn):
 
 
 # ---------------------------------------------------------------------------------------------
-# the chooser
+# the reuse-factor choice of the plan (policy target_ii)
 
 
 @pytest.mark.parametrize("io_type", ["io_stream", "io_parallel"])
-def test_chooser_meets_target_with_fewest_resources(raw_cfg, cnn, io_type):
+def test_plan_meets_target_with_fewest_resources(raw_cfg, cnn, io_type):
     cfg = make_cfg(raw_cfg)
     alloc = Allocation({"conv1": (8, 8), "conv2": (4, 3), "fc": (10, 6)})
     target = 600.0
-    plan = reuse_plan(cnn, alloc, cfg, target_ii_cycles=target, io_type=io_type)
+    plan = make_plan(cnn, alloc, cfg, target_ii_cycles=target, io_type=io_type)
+    assert plan.io_type == io_type and plan.target_ii_cycles == target and not plan.notes
     p = cfg.model.params
     L = cnn.arrays()
     for i, lyr in enumerate(cnn):
-        c = plan[lyr.name]
-        n_in, n_out = layer_mult_size(lyr)
+        c = plan.layer(lyr.name)
+        n_in, n_out = lyr.reduction, lyr.out_channels  # hls4ml's (n_in, n_out)
         assert c.ii_cycles <= target
         if c.strategy == "Resource":
-            assert c.rf in legal_reuse_factors(n_in, n_out)
+            assert c.rf in legal_reuse_factors(n_in, n_out)  # hls4ml's rule
         else:
             assert c.rf == 1
         # brute force: no legal candidate meeting the target uses fewer resources
@@ -377,56 +379,30 @@ def test_chooser_meets_target_with_fewest_resources(raw_cfg, cnn, io_type):
             s = stage_costs(p, L.take(i), w, a, np.float64(rf), np.bool_(res), io_type)
             if s["ii_cycles"] <= target:
                 assert part_fraction(p, s) >= mine - 1e-12
-    assert choose_reuse_factors(cnn, alloc, cfg, target_ii_cycles=target, io_type=io_type) == {
-        n: (c.rf, c.strategy) for n, c in plan.items()
-    }
 
 
-def test_chooser_smallest_ii_within_budget(raw_cfg, cnn):
+def test_plan_looser_target_uses_no_more_resources(raw_cfg, cnn):
     cfg = make_cfg(raw_cfg)
     alloc = Allocation.uniform(cnn, 6, 6)
-    loose = reuse_plan(cnn, alloc, cfg)
-    tight = reuse_plan(cnn, alloc, cfg, resource_budget={"lut": 8000})
-    ii_loose = max(c.ii_cycles for c in loose.values())
-    ii_tight = max(c.ii_cycles for c in tight.values())
-    assert sum(c.lut for c in tight.values()) <= 8000
-    assert sum(c.lut for c in loose.values()) <= 53200
-    assert ii_tight >= ii_loose
-    # bisection found the smallest feasible common target: one level lower does not fit
-    all_ii = sorted({c for lyr in cnn for c in _candidate_iis(cfg, cnn, alloc, lyr)} | {ii_tight})
-    lower = [x for x in all_ii if x < ii_tight]
-    if lower:
-        try:
-            smaller = reuse_plan(cnn, alloc, cfg, target_ii_cycles=lower[-1])
-        except ReuseError:
-            return
-        assert sum(c.lut for c in smaller.values()) > 8000
-
-
-def _candidate_iis(cfg, wl, alloc, lyr):
     p = cfg.model.params
-    i = wl.names.index(lyr.name)
-    w, a = (np.float64(b) for b in alloc.bits[lyr.name])
-    cands = [(1, False)] + [(r, True) for r in legal_reuse_factors(*layer_mult_size(lyr))]
-    for rf, res in cands:
-        yield float(
-            stage_costs(p, wl.arrays().take(i), w, a, np.float64(rf), np.bool_(res), p.io_type)[
-                "ii_cycles"
-            ]
-        )
+    fractions = []
+    for target in (600.0, 1000.0, 3000.0, 10000.0):
+        plan = make_plan(cnn, alloc, cfg, target_ii_cycles=target)
+        assert plan.ii_cycles <= target
+        fractions.append(float(part_fraction(p, plan.totals())))
+    assert all(b <= a + 1e-12 for a, b in zip(fractions, fractions[1:])), fractions
 
 
-def test_chooser_errors_name_the_problem(raw_cfg, cnn):
+def test_plan_target_errors_name_the_problem(raw_cfg, cnn):
     cfg = make_cfg(raw_cfg)
     alloc = Allocation.uniform(cnn, 4, 4)
-    with pytest.raises(ReuseError, match="layer 'conv1'.*II <= 10"):
-        choose_reuse_factors(cnn, alloc, cfg, target_ii_cycles=10)
-    with pytest.raises(ReuseError, match="over the budget"):
-        choose_reuse_factors(cnn, alloc, cfg, resource_budget={"lut": 100})
-    with pytest.raises(ReuseError, match="unknown resource 'luts'"):
-        choose_reuse_factors(cnn, alloc, cfg, resource_budget={"luts": 100})
-    with pytest.raises(ReuseError, match="io_type"):
-        choose_reuse_factors(cnn, alloc, cfg, io_type="io_serial")
+    # unreachable: the smallest-II candidate, and a note naming the layers that miss it
+    plan = make_plan(cnn, alloc, cfg, target_ii_cycles=10)
+    assert any("conv1" in n and "miss the target II of 10 cycles" in n for n in plan.notes)
+    with pytest.raises(PlanError, match="target_ii_cycles"):
+        make_plan(cnn, alloc, cfg, target_ii_cycles=-1)
+    with pytest.raises(PlanError, match="io_type"):
+        make_plan(cnn, alloc, cfg, io_type="io_serial")
 
 
 def test_target_ii_policy_in_config(raw_cfg, cnn):
@@ -476,7 +452,7 @@ def test_unknown_override_and_wrong_kind_are_errors(raw_cfg, cnn):
     with pytest.raises(ReuseError, match="reuse.overrides.fc2.*no layer 'fc2'"):
         check_overrides(cnn, cfg)
     with pytest.raises(ReuseError, match="no layer 'fc2'"):
-        choose_reuse_factors(cnn, Allocation.uniform(cnn, 4, 4), cfg, target_ii_cycles=1000)
+        make_plan(cnn, Allocation.uniform(cnn, 4, 4), cfg, target_ii_cycles=1000)
     systolic = load_config(CFG_PATH.parent / "systolic_int8_32x32_ws.yaml")
-    with pytest.raises(ReuseError, match="fpga_dataflow"):
-        choose_reuse_factors(cnn, Allocation.uniform(cnn, 4, 4), systolic)
+    with pytest.raises(PlanError, match="fpga_dataflow"):
+        make_plan(cnn, Allocation.uniform(cnn, 4, 4), systolic)

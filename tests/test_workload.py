@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from hwsim.errors import HwsimError, WorkloadError
-from hwsim.scalesim_io import read_topology, topology_rows, write_topology
+from hwsim.scalesim_io import topology_rows, write_topology
 from hwsim.workload import LayerSpec, Workload
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,7 +87,7 @@ def test_scalesim_csv_round_trip(tmp_path: Path, path: Path) -> None:
     w = Workload.load(path)
     csv_path = tmp_path / "topo.csv"
     write_topology(w, csv_path)
-    back = Workload.load(csv_path)  # .csv goes through read_topology
+    back = Workload.load(csv_path)  # .csv goes through Workload.from_topology
     assert [x.name.removeprefix("DP_") for x in back.layers] == w.names
     for a, b in zip(w.layers, back.layers):
         # padding is folded into the input size, everything the cost depends on is kept
@@ -147,7 +147,7 @@ def test_read_topology_uses_scalesim_output_size(tmp_path: Path) -> None:
         "DP_c2, 16, 16, 3, 3, 8, 1, 1,\n"
         "fc, 1, 1, 1, 1, 1568, 10, 1,\n"
     )
-    w = read_topology(p)
+    w = Workload.from_topology(p)
     c1, c2, fc = w.layers
     assert c1.out_hw == (16, 16)  # SCALE-Sim: ceil((32 - 3 + 2) / 2) = 16
     assert c2.is_depthwise and c2.out_channels == 8 and c2.out_hw == (14, 14)
@@ -155,7 +155,7 @@ def test_read_topology_uses_scalesim_output_size(tmp_path: Path) -> None:
     odd = tmp_path / "odd.csv"
     odd.write_text(p.read_text().splitlines()[0] + "\nc1, 8, 8, 3, 3, 1, 1, 2,\n")
     # (8 - 3) = 5 is not a multiple of 2: SCALE-Sim keeps a last partial window -> 4 outputs
-    assert read_topology(odd).layers[0].out_hw == (4, 4)
+    assert Workload.from_topology(odd).layers[0].out_hw == (4, 4)
 
 
 BAD_CSV = [
@@ -179,7 +179,7 @@ def test_bad_scalesim_csv(tmp_path: Path, text: str, words: str) -> None:
     p = tmp_path / "bad.csv"
     p.write_text(text.format(hdr=hdr))
     with pytest.raises(WorkloadError) as info:
-        read_topology(p)
+        Workload.from_topology(p)
     msg = _one_line(info)
     assert msg.startswith(str(p)) and words in msg, msg
 

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from ..config import Section
+from ..section import Section
 from ..workload import LayerArrays
 
 _REGISTRY: dict[str, type[Accelerator]] = {}

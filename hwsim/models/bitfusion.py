@@ -55,8 +55,8 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from ..components import Buffer, Dram, Energy, Tech, assemble
-from ..config import Section
 from ..errors import HwsimError
+from ..section import Section
 from ..workload import LayerArrays
 from .base import Accelerator, register
 

@@ -69,8 +69,8 @@ from ..components import (
     operand_bits,
     stall_cycles,
 )
-from ..config import Section
 from ..errors import ConfigError
+from ..section import Section
 from ..workload import LayerArrays
 from .base import Accelerator, register
 

@@ -73,8 +73,8 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from ..components import Dram, Energy, MacEnergy, Tech, assemble
-from ..config import Section
 from ..reuse import closest_reuse_factor, legal_reuse_factors
+from ..section import Section
 from ..workload import LayerArrays
 from .base import Accelerator, register
 

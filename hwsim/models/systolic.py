@@ -51,7 +51,7 @@ from ..components import (
     assemble,
     mac_energy_pj,
 )
-from ..config import Section
+from ..section import Section
 from ..workload import LayerArrays
 from .base import Accelerator, register
 
