@@ -465,9 +465,7 @@ def user_summary(path: Path, names: list[str]) -> int:
             for op in ("ifmap", "filter"):
                 d, s_ = words(f"{op}_dram_reads"), words(f"{op}_sram_reads")
                 k = int(np.argmax(d / np.maximum(s_, 1)))
-                refetch.append(
-                    (name, df, op, d.sum() / max(s_.sum(), 1), w.names[k], d[k], s_[k])
-                )
+                refetch.append((name, df, op, d.sum() / max(s_.sum(), 1), w.names[k], d[k], s_[k]))
             hw_words = t["dram_bytes"][:, 0, 0].sum()  # 8-bit words = bytes
             exact = int(np.sum(comp == sc))
             acc = per_net.setdefault(name, [0.0] * 6)
