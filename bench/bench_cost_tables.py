@@ -6,7 +6,9 @@ and the same closed-form model against SCALE-Sim 3.0.0's own run time on the net
     python bench/bench_cost_tables.py [--repeats 30]
 
 Prints one table; times are medians over repeats; ratios, not absolute seconds, are what matter
-on a shared machine. Goal: under 50 ms per config for ResNet-50 (the raw tables). The monotone
+on a shared machine. Goal: under 50 ms per config for ResNet-50 (the raw tables), judged on
+the first call on a freshly loaded config; "repeat" is a second call on the same config object
+(Bit Fusion remembers its exact per-layer-shape results). The monotone
 column is the search's view (``monotone=True``), which evaluates every mode up to 16 bits
 (16 x 16 pairs) and is computed once per search.
 """
@@ -35,6 +37,18 @@ def median_seconds(fn, repeats: int) -> float:
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def first_call_seconds(path: Path, fn, repeats: int) -> float:
+    """Median over repeats of ``fn(config)`` on a freshly loaded config (loading not timed)."""
+    fn(hwsim.load_config(path))  # warm up imports and the width-independent tiling caches
+    times = []
+    for _ in range(repeats):
+        cfg = hwsim.load_config(path)
+        t0 = time.perf_counter()
+        fn(cfg)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
@@ -69,20 +83,26 @@ def main() -> int:
     print(
         f"ResNet-50: {len(wl)} conv/linear layers, {wl.total_macs / 1e9:.2f} GMACs; {len(BITS)}x{len(BITS)} bit pairs"
     )
-    print(f"{'config':<34}{'type':<15}{'ms/call':>9}{'goal':>8}{'monotone ms':>13}")
+    print(
+        f"{'config':<34}{'type':<15}{'first ms':>9}{'goal':>6}{'repeat ms':>11}{'ratio':>7}"
+        f"{'monotone first ms':>19}"
+    )
     worst = 0.0
+    few = max(3, args.repeats // 5)
     for path in configs:
+        # first call on a freshly loaded config (what one search pays) vs a repeated call on the
+        # same config object (Bit Fusion remembers its per-layer-shape results), side by side
+        s = first_call_seconds(path, lambda cfg: hwsim.cost_tables(wl, cfg, BITS, BITS), few)
         cfg = hwsim.load_config(path)
-        s = median_seconds(lambda cfg=cfg: hwsim.cost_tables(wl, cfg, BITS, BITS), args.repeats)
+        r = median_seconds(lambda cfg=cfg: hwsim.cost_tables(wl, cfg, BITS, BITS), args.repeats)
         # the search's view: the envelope over every mode up to 16 bits (16 x 16 pairs evaluated)
-        sm = median_seconds(
-            lambda cfg=cfg: hwsim.cost_tables(wl, cfg, BITS, BITS, monotone=True),
-            max(3, args.repeats // 5),
+        sm = first_call_seconds(
+            path, lambda cfg: hwsim.cost_tables(wl, cfg, BITS, BITS, monotone=True), few
         )
         worst = max(worst, s)
         print(
-            f"{path.stem:<34}{cfg.type:<15}{s * 1e3:>9.2f}{'ok' if s * 1e3 < GOAL_MS else 'MISS':>8}"
-            f"{sm * 1e3:>13.2f}"
+            f"{path.stem:<34}{cfg.type:<15}{s * 1e3:>9.2f}{'ok' if s * 1e3 < GOAL_MS else 'MISS':>6}"
+            f"{r * 1e3:>11.2f}{s / r:>7.1f}{sm * 1e3:>19.2f}"
         )
     ref = scalesim_seconds()
     if ref:
@@ -101,7 +121,8 @@ def main() -> int:
             print(f"{net:<16}{secs:>16.2f}{s * 1e3:>21.3f}{secs / s:>11.0f}x")
     print()
     print(
-        f"slowest config: {worst * 1e3:.2f} ms per ResNet-50 table ({'meets' if worst * 1e3 < GOAL_MS else 'misses'} the {GOAL_MS:.0f} ms goal)"
+        f"slowest config: {worst * 1e3:.2f} ms per ResNet-50 table on its first call"
+        f" ({'meets' if worst * 1e3 < GOAL_MS else 'misses'} the {GOAL_MS:.0f} ms goal)"
     )
     return 0
 

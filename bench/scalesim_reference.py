@@ -412,6 +412,7 @@ def user_summary(path: Path, names: list[str]) -> int:
         f" {'hwsim_given_ss':>14s} {'ss_dram_wds':>12s} {'hw_dram_wds':>11s} {'compute_exact':>13s}"
     )
     per_net: dict[str, list[float]] = {}
+    refetch: list[tuple] = []
     for name in names:
         w = Workload.load(DATA / f"{name}.yaml")
         keys = sorted(
@@ -458,6 +459,13 @@ def user_summary(path: Path, names: list[str]) -> int:
                 words(k).sum()
                 for k in ("ifmap_dram_reads", "filter_dram_reads", "ofmap_dram_writes")
             )
+            # SCALE-Sim's read buffers prefetch their operand matrix (im2col-expanded for the
+            # ifmap) as a circular sequence; when it does not fit they re-fetch whole windows,
+            # more than the array ever reads from SRAM
+            for op in ("ifmap", "filter"):
+                d, s_ = words(f"{op}_dram_reads"), words(f"{op}_sram_reads")
+                k = int(np.argmax(d / np.maximum(s_, 1)))
+                refetch.append((name, df, op, d.sum() / max(s_.sum(), 1), w.names[k], d[k], s_[k]))
             hw_words = t["dram_bytes"][:, 0, 0].sum()  # 8-bit words = bytes
             exact = int(np.sum(comp == sc))
             acc = per_net.setdefault(name, [0.0] * 6)
@@ -494,6 +502,13 @@ def user_summary(path: Path, names: list[str]) -> int:
             f" hwsim timing on SCALE-Sim's traffic {given_tot:.0f} ({rel(given_tot)},"
             f" {'within' if good else 'not within'} {STALL_GOAL:.0%});"
             f" compute exact on {exact:.0f}/{n:.0f} layer-configs"
+        )
+    print()
+    print("SCALE-Sim's DRAM reads over its own SRAM reads (USER mode; > 1: re-fetched windows)")
+    for name, df, op, ratio, worst, d, s_ in refetch:
+        print(
+            f"{name:16s} {df:>2s} {op:<6s} total {ratio:5.2f}x; worst layer {worst}:"
+            f" {d:.0f} DRAM vs {s_:.0f} SRAM words ({d / max(s_, 1):.1f}x)"
         )
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(out[0]), lineterminator="\n")

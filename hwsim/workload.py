@@ -220,9 +220,14 @@ class LayerArrays:
     ofmap: np.ndarray
     names: np.ndarray  # layer names (object array): lets a model apply per-layer settings
     density: np.ndarray  # fraction of non-zero weights
+    # input vector's words per stream read: a linear layer fed (through pooling/flatten) by a
+    # conv reads n_in / C packets of C channels; otherwise the whole input is one packet
+    in_packets: np.ndarray
 
     @classmethod
-    def from_layers(cls, layers: Sequence[LayerSpec]) -> LayerArrays:
+    def from_layers(
+        cls, layers: Sequence[LayerSpec], in_packets: Sequence[int] | None = None
+    ) -> LayerArrays:
         def arr(vals: Iterable[Any]) -> np.ndarray:
             return np.asarray(list(vals), dtype=np.float64)
 
@@ -250,6 +255,7 @@ class LayerArrays:
             ofmap=arr(lyr.ofmap for lyr in layers),
             names=np.asarray([lyr.name for lyr in layers], dtype=object),
             density=arr(lyr.weight_density for lyr in layers),
+            in_packets=arr(in_packets if in_packets is not None else [1] * len(layers)),
         )
 
     def reshape(self, shape: tuple[int, ...]) -> LayerArrays:
@@ -321,8 +327,21 @@ class Workload:
     def arrays(self) -> LayerArrays:
         """Per-layer numpy arrays (cached)."""
         if self._arrays is None:
-            self._arrays = LayerArrays.from_layers(self.layers)
+            self._arrays = LayerArrays.from_layers(self.layers, self.in_packets())
         return self._arrays
+
+    def in_packets(self) -> list[int]:
+        """Per layer, the stream packets its input vector arrives in: a linear layer whose one
+        producer is a conv with C output channels dividing its n_in reads n_in / C packets
+        (channels-last streams; flatten does not repack, hls4ml's ``ReshapeStream``); else 1."""
+        by_name = {lyr.name: lyr for lyr in self.layers}
+        out = []
+        for lyr in self.layers:
+            prev = [by_name[u] for u in self.graph.predecessors(lyr.name)]
+            c = prev[0].out_channels if len(prev) == 1 and prev[0].kind == "conv" else 0
+            n = lyr.in_channels
+            out.append(n // c if lyr.kind == "linear" and c and n % c == 0 else 1)
+        return out
 
     @property
     def total_macs(self) -> int:

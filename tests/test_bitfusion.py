@@ -325,3 +325,17 @@ def test_layer_that_cannot_fit_is_a_clear_error():
     with pytest.raises(HwsimError, match=r"no tiling of a layer \(C=16, M=64") as exc:
         cost_tables(wl, tiny, [8], [8])
     assert "\n" not in str(exc.value)
+
+
+def test_remembered_results_equal_a_fresh_search():
+    """The per-layer-shape results a config remembers are the exact search's: a table built
+    from them (in parts, overlapping widths) equals one from a freshly loaded config."""
+    wl = resnet20()
+    warm = load_config(CFG_PATH)
+    cost_tables(wl, warm, [2, 4], [2, 8])  # fills part of the memory
+    got = cost_tables(wl, warm, [1, 2, 4, 8], [2, 3, 8])
+    again = cost_tables(wl, warm, [1, 2, 4, 8], [2, 3, 8])
+    fresh = cost_tables(wl, load_config(CFG_PATH), [1, 2, 4, 8], [2, 3, 8])
+    for key in ("cycles", "stall_cycles", "energy_pj", "dram_bytes", "sram_bits"):
+        np.testing.assert_array_equal(got[key], fresh[key], err_msg=key)
+        np.testing.assert_array_equal(again[key], fresh[key], err_msg=key)

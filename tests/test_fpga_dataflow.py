@@ -456,3 +456,40 @@ def test_unknown_override_and_wrong_kind_are_errors(raw_cfg, cnn):
     systolic = load_config(CFG_PATH.parent / "systolic_int8_32x32_ws.yaml")
     with pytest.raises(PlanError, match="fpga_dataflow"):
         make_plan(cnn, Allocation.uniform(cnn, 4, 4), systolic)
+
+
+def test_stream_dense_after_conv_reads_one_word_per_channel_group(raw_cfg):
+    """A dense layer fed by a conv through flatten reads n_in/C stream words (hls4ml's
+    ReshapeStream does not repack a 1-D target): a pipelined read loop of that many iterations
+    plus one exit cycle; a dense fed by a dense reads one word."""
+    from hwsim.models.fpga_dataflow import design_ii
+
+    wl = Workload(
+        "w",
+        [
+            LayerSpec("c", "conv", 3, 24, kernel=3, in_hw=(4, 4)),
+            LayerSpec("f1", "linear", 96, 10),
+            LayerSpec("f2", "linear", 10, 5),
+        ],
+    )
+    assert wl.in_packets() == [1, 4, 1]
+    L = wl.arrays()
+    p = load_config(CFG_PATH).model.params
+    c = stage_costs(
+        p, L, np.float64(16), np.float64(16), np.ones(3), np.zeros(3, bool), "io_stream"
+    )
+    base = stage_costs(
+        p,
+        LayerArrays.from_layers(wl.layers),
+        np.float64(16),
+        np.float64(16),
+        np.ones(3),
+        np.zeros(3, bool),
+        "io_stream",
+    )
+    assert c["ii_cycles"][1] == base["ii_cycles"][1] + 4 + 1
+    assert c["ii_cycles"][2] == base["ii_cycles"][2]
+    assert c["latency_cycles"][1] == c["ii_cycles"][1]
+    # the dataflow top restarts one cycle after its slowest stage; a pipelined top does not
+    assert design_ii(c["ii_cycles"], "io_stream") == c["ii_cycles"].max() + 1
+    assert design_ii(np.array([3.0, 7.0]), "io_parallel") == 7.0

@@ -42,8 +42,10 @@ overhead: ``depth = max(1, ceil((mult_ns*DSP chain + adder_level_ns*ceil(log2(de
 
 * io_parallel: II = P*RF, latency = II - 1 + depth.
 * io_stream, Latency strategy: a conv's pixel loop runs at II = RF: latency = N*RF + depth +
-  ``conv_stream_cycles``; a dense layer RF + depth. Stream layers are not pipelined across
-  images, so II = latency.
+  ``conv_stream_cycles``; a dense layer RF + depth, plus K + 1 when its input arrives in K > 1
+  stream words (a dense fed by a conv through flatten reads n_in/C words of C channels). Stream
+  layers are not pipelined across images, so II = latency; the dataflow top starts the next
+  image one cycle after its slowest stage (:func:`design_ii`).
 * io_stream, Resource strategy: a pixel that completes no window costs
   ``stream_pixel_cycles``, one that does RF + depth: II = (N-P)*stream_pixel_cycles +
   P*(RF + depth), latency II.
@@ -321,9 +323,14 @@ def stage_costs(
         # the pixel loop runs at II = RF (nnet_conv2d_stream.h); stream layers are not
         # pipelined across images, so the stage's II is its latency
         conv_lat = npix * rf + depth + t.conv_stream_cycles
+        # a dense layer reads its input in L.in_packets stream words (nnet_dense_stream.h's
+        # DataPrepare loop): more than one is a pipelined loop of that many iterations plus
+        # its exit cycle; a single word is read in the function's first state
+        packets = np.asarray(L.in_packets, dtype=np.float64)
+        read = np.where(L.is_linear & (packets > 1), packets + 1.0, 0.0)
         ii_lat = np.where(L.is_linear, rf + depth, conv_lat)
         ii_res = (npix - P) * t.stream_pixel_cycles + P * (rf + depth)
-        ii = np.where(resource, ii_res, ii_lat)
+        ii = np.where(resource, ii_res, ii_lat) + read
         lat = ii
         lb_bits = np.where(L.is_linear, 0.0, (L.kh - 1) * wp * L.cin * a)
         lut_lb = np.ceil(lb_bits / mem.srl_bits_per_lut)
@@ -359,6 +366,16 @@ def stage_costs(
     }
     shape = np.broadcast_shapes(*(np.shape(v) for v in out.values()), np.shape(rf))
     return {k: np.broadcast_to(v, shape) for k, v in out.items()}
+
+
+def design_ii(stage_ii: np.ndarray, io_type: str) -> float:
+    """II of a whole design (cycles per image) from its stages' IIs: io_parallel pipelines the
+    top function, so the slowest stage sets it; io_stream's top is a dataflow region of stages
+    that are not pipelined across images, and HLS's start/done handshake starts the next image
+    one cycle after the slowest stage is ready (the hls4ml-tutorial SVHN CNN reports a design
+    II of 1028 over a slowest stage of 1027, hls4ml's test_report Dense 8 over 7)."""
+    worst = float(np.max(stage_ii))
+    return worst + 1.0 if io_type == "io_stream" else worst
 
 
 def _candidates(L: LayerArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
