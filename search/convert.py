@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from hwsim.allocation import Allocation
+from hwsim.formats import float_layer_format
 from hwsim.workload import Workload
 
 from .errors import SearchError
@@ -22,15 +23,13 @@ from .layers import (
 )
 from .trace import layer_inputs
 
-#: Bits at which float (unsearched) layers are costed on hardware and exported.
-FLOAT_LAYER_BITS = (8, 8)
 _POLICY_VALUES = ("float", "search")
 
 
 @dataclass
 class LayerPolicy:
     """Which layers are searched. ``first``/``last``: "float" (paper default: not searched, costed
-    at 8/8) or "search"; ``skip``: module names kept float."""
+    at ``hwsim.formats.FLOAT_LAYER_BITS``) or "search"; ``skip``: module names kept float."""
 
     first: str = "float"
     last: str = "float"
@@ -242,7 +241,7 @@ def mixed_layers(model: nn.Module) -> dict[str, MixedConv2d | MixedLinear]:
 
 def derive_allocation(model: nn.Module, workload: Workload) -> Allocation:
     """Winner-takes-all allocation: argmax of alpha_w / alpha_a per mixed layer; every other
-    workload layer is float, costed at 8/8 and listed in ``float_layers``."""
+    workload layer is float, at ``hwsim.formats.FLOAT_LAYER_BITS``, listed in ``float_layers``."""
     mixed = mixed_layers(model)
     missing = [n for n in mixed if n not in set(workload.names)]
     if missing:
@@ -253,6 +252,6 @@ def derive_allocation(model: nn.Module, workload: Workload) -> Allocation:
         if name in mixed:
             bits[name] = mixed[name].argmax_bits()
         else:
-            bits[name] = FLOAT_LAYER_BITS
+            bits[name] = float_layer_format().bits
             floats.append(name)
     return Allocation(bits, floats, {"source": "argmax"})
