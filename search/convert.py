@@ -3,9 +3,11 @@ QConv2d/QLinear (final fixed-precision network), and derive the argmax allocatio
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import torch
 from torch import nn
 
 from hwsim.allocation import Allocation
@@ -255,3 +257,62 @@ def derive_allocation(model: nn.Module, workload: Workload) -> Allocation:
             bits[name] = float_layer_format().bits
             floats.append(name)
     return Allocation(bits, floats, {"source": "argmax"})
+
+
+def export_fixed(model: nn.Module, allocation: Allocation) -> tuple[nn.Module, Allocation]:
+    """The trained fixed-family network as what codegen reads: a plain copy of ``model`` (every
+    QConv2d/QLinear replaced by an ``nn.Conv2d``/``nn.Linear`` holding its quantized weight, exact
+    grid values) and ``allocation`` with each quantized layer's format record completed (fraction
+    bits of the weight and input grids, input signedness: ``ap_[u]fixed<b, b - frac, AP_RND,
+    AP_SAT>``). Float layers keep their float weights and their record (the float-layer width).
+
+    Raises :class:`SearchError` for a search-phase network or a paper-family layer (no ap_fixed
+    type), and for widths that disagree with the allocation.
+    """
+    plain = copy.deepcopy(model).eval().cpu()
+    records = {}
+    swaps: list[tuple[str, nn.Module]] = []
+    for name, m in plain.named_modules():
+        if isinstance(m, MIXED_LAYER_TYPES):
+            raise SearchError(
+                f"layer '{name}': a search-phase {type(m).__name__} cannot be emitted: derive the"
+                " allocation and train the fixed network ('edmips train --family fixed') first"
+            )
+        if not isinstance(m, (QConv2d, QLinear)):
+            continue
+        if m.family != "fixed":
+            raise SearchError(
+                f"layer '{name}': family '{m.family}' has no hls4ml type; train with family='fixed'"
+            )
+        if name not in allocation.bits:
+            raise SearchError(f"allocation has no entry for layer '{name}'")
+        if allocation.bits[name] != (m.w_bits, m.a_bits) or name in allocation.float_layers:
+            want = allocation.bits[name]
+            raise SearchError(
+                f"layer '{name}': model has {m.w_bits}/{m.a_bits} bits but the allocation says"
+                f" {want[0]}/{want[1]}{' (float layer)' if name in allocation.float_layers else ''}"
+            )
+        if isinstance(m, QLinear):
+            new: nn.Module = nn.Linear(m.in_features, m.out_features, bias=m.bias is not None)
+        else:
+            new = nn.Conv2d(
+                m.in_channels,
+                m.out_channels,
+                m.kernel_size,
+                stride=m.stride,
+                padding=m.padding,
+                dilation=m.dilation,
+                groups=m.groups,
+                bias=m.bias is not None,
+            )
+        with torch.no_grad():
+            new.weight.copy_(m.quantized_weight().to(new.weight.dtype))
+            if m.bias is not None:
+                new.bias.copy_(m.bias.detach())
+        records[name] = allocation.formats[name].with_grids(
+            int(m.w_frac), int(m.a_frac), m.signed_input
+        )
+        swaps.append((name, new))
+    for name, new in swaps:
+        _set_module(plain, name, new)
+    return plain, allocation.with_formats(records)

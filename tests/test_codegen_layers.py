@@ -15,9 +15,10 @@ from codegen_helpers import digits, heldout_samples, train_fixed
 from torch import nn
 
 from codegen.emit import emit
-from codegen.export import from_search_model
+from codegen.export import export_model
 from hwsim.allocation import Allocation
 from hwsim.config import load_config
+from search.convert import export_fixed
 
 FPGA = Path(__file__).resolve().parents[1] / "accel_configs" / "fpga_xc7z020.yaml"
 
@@ -57,7 +58,7 @@ ALLOC = Allocation(
 @pytest.fixture(scope="module")
 def trained():
     model, acc = train_fixed(MobileBlock(), ALLOC, steps=150)
-    return from_search_model(model, ALLOC, (1, 8, 8)), acc
+    return export_model(*export_fixed(model, ALLOC), (1, 8, 8)), acc
 
 
 @pytest.mark.parametrize("io_type", ["io_stream", "io_parallel"])

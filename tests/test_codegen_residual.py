@@ -12,8 +12,9 @@ from codegen_helpers import digits, heldout_samples, train_fixed
 from torch import nn
 
 from codegen.emit import emit
-from codegen.export import from_search_model
+from codegen.export import export_model
 from hwsim.allocation import Allocation
+from search.convert import export_fixed
 
 
 class ResNetlet(nn.Module):
@@ -46,7 +47,7 @@ ALLOC = Allocation(
 @pytest.fixture(scope="module")
 def emitted(tmp_path_factory):
     model, acc = train_fixed(ResNetlet(), ALLOC, steps=200)
-    qm = from_search_model(model, ALLOC, (1, 8, 8))
+    qm = export_model(*export_fixed(model, ALLOC), (1, 8, 8))
     out = tmp_path_factory.mktemp("res") / "prj"
     res = emit(
         qm,
