@@ -215,7 +215,8 @@ def is_global(size: object) -> bool:
 
 
 def _rewrite_gap(node: torch.fx.Node, mods: dict[str, nn.Module]) -> Callable | None:
-    """Global average pooling (module or function) -> nn.AvgPool2d over the whole input."""
+    """Global average pooling (module or function) -> nn.AvgPool2d over the whole input (the
+    returned factory reads the input shape from the node's shape metadata)."""
     if node.op == "call_module":
         m = mods[node.target]
         ok = isinstance(m, nn.AdaptiveAvgPool2d) and is_global(m.output_size)
@@ -224,13 +225,42 @@ def _rewrite_gap(node: torch.fx.Node, mods: dict[str, nn.Module]) -> Callable | 
         ok = is_global(size)
     else:
         ok = False
-    return (lambda shape: nn.AvgPool2d(tuple(int(s) for s in shape[2:]))) if ok else None
+    if not ok:
+        return None
+    return lambda n: nn.AvgPool2d(tuple(int(s) for s in n.args[0].meta["tensor_meta"].shape[2:]))
 
 
 def _rewrite_relu6(node: torch.fx.Node, mods: dict[str, nn.Module]) -> Callable | None:
     if node.op == "call_function" and node.target is F.relu6:
-        return lambda shape: Clip(0.0, 6.0)
+        return lambda n: Clip(0.0, 6.0)
     return None
+
+
+def _rewrite_cat(node: torch.fx.Node, mods: dict[str, nn.Module]) -> Callable | None:
+    """``torch.cat``: hls4ml 1.3.0's frontend reads the axis only from ``kwargs['dim']`` (default
+    0, the batch axis), so the call is rewritten in place to ``torch.cat([a, b], dim=d)`` with a
+    non-negative ``d``; it merges exactly two distinct tensors of rank <= 3 (batch excluded)."""
+    if node.op != "call_function" or node.target is not torch.cat:
+        return None
+
+    def canonical(n: torch.fx.Node) -> None:
+        tensors = n.args[0] if n.args else n.kwargs.get("tensors")
+        dim = n.args[1] if len(n.args) > 1 else n.kwargs.get("dim", 0)
+        rank = len(n.meta["tensor_meta"].shape)
+        where = f"operation '{n.name}' (torch.cat)"
+        if not isinstance(tensors, (list, tuple)) or len(tensors) != 2:
+            raise CodegenError(f"{where}: hls4ml 1.3.0 concatenates exactly two tensors")
+        if tensors[0] is tensors[1]:
+            raise CodegenError(f"{where}: concatenating a tensor with itself is not supported")
+        if rank > 4:
+            raise CodegenError(f"{where}: tensors of rank > 3 (batch excluded) are not supported")
+        dim = int(dim) + (rank if int(dim) < 0 else 0)
+        if dim == 0:
+            raise CodegenError(f"{where}: concatenation along the batch axis is not supported")
+        n.args = (list(tensors),)
+        n.kwargs = {"dim": dim}
+
+    return canonical
 
 
 # ---------------------------------------------------------------------------------------------
@@ -411,6 +441,14 @@ def _plan_add(p: NodePlan, m: nn.Module | None, ins: list[NodePlan], lq: LayerQu
     p.types["result"] = covering(min(p.lo, 0), max(p.hi, 0), frac)
 
 
+def _plan_cat(p: NodePlan, m: nn.Module | None, ins: list[NodePlan], lq: LayerQuant | None) -> None:
+    """Both inputs cast (exactly) to one result type: the finer fraction, the wider range."""
+    frac = max(i.result.frac for i in ins)
+    p.lo, p.hi = min(i.lo for i in ins), max(i.hi for i in ins)
+    p.types["result"] = covering(min(p.lo, 0), max(p.hi, 0), frac)
+    p.params["dim"] = int(p.params["call_kwargs"]["dim"])
+
+
 def _plan_same(
     p: NodePlan, m: nn.Module | None, ins: list[NodePlan], lq: LayerQuant | None
 ) -> None:
@@ -515,6 +553,15 @@ register(
         lambda p, ins: ins[0] + ins[1],
         functions=(operator.add, torch.add),
         methods=("add",),
+    )
+)
+register(
+    Op(
+        "concat",  # torch.cat of two tensors (channels for NCHW), see _rewrite_cat
+        _plan_cat,
+        lambda p, ins: torch.cat(ins, dim=p.params["dim"]),
+        functions=(torch.cat,),
+        rewrite=_rewrite_cat,
     )
 )
 register(

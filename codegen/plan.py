@@ -226,12 +226,10 @@ def build_plan(
         if op.alias:
             alias[n.name] = alias.get(n.args[0].name, n.args[0].name)
             continue
-        inputs = (
-            []
-            if n.op == "placeholder"
-            else [alias.get(a.name, a.name) for a in n.args if isinstance(a, torch.fx.Node)]
-        )
+        inputs = [alias.get(a.name, a.name) for a in _tensor_args(n)]
         p = NodePlan(n.name, op.name, inputs, shapes[n.name])
+        if n.op == "call_function":
+            p.params["call_kwargs"] = dict(n.kwargs)
         m = mods.get(n.target) if n.op == "call_module" else None
         if n.op == "call_module":
             p.module = n.target[len("net.") :] if n.target.startswith("net.") else n.target
@@ -264,6 +262,18 @@ def build_plan(
         order.append(p)
     _reencode(gm, order)
     return ExportPlan(order, gm, tuple(qm.input_shape), qm, notes + list(qm.notes))
+
+
+def _tensor_args(n: torch.fx.Node) -> list[torch.fx.Node]:
+    """The node's tensor arguments in order, also those inside lists (``torch.cat([a, b])``)."""
+    found: list[torch.fx.Node] = []
+
+    def collect(a: torch.fx.Node) -> torch.fx.Node:
+        found.append(a)
+        return a
+
+    torch.fx.node.map_arg(n.args, collect)
+    return found
 
 
 def _over_range(lo: float, hi: float, bits: int) -> FixedType:

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .errors import CodegenError
-from .ops import OPS, is_global, op_of_module, op_of_node, supported_modules
+from .ops import OPS, op_of_module, op_of_node, supported_modules
 
 _ALTERNATIVES = {
     "AdaptiveAvgPool2d": "only output size 1 (global average pooling) is supported; otherwise use"
@@ -102,8 +102,10 @@ def swap_modules(model: nn.Module) -> nn.Module:
 def _rewrite_graph(
     gm: torch.fx.GraphModule, input_shape: tuple[int, ...] | None
 ) -> torch.fx.GraphModule:
-    """Apply every op's shape-dependent ``rewrite`` (global average pooling -> ``nn.AvgPool2d``
-    over the whole input, ``F.relu6`` -> ``Clip``) on the traced graph (no second trace)."""
+    """Apply every op's shape-dependent ``rewrite`` on the traced graph (no second trace): a
+    factory that returns a module replaces the node by it (global average pooling ->
+    ``nn.AvgPool2d`` over the whole input, ``F.relu6`` -> ``Clip``); one that returns None has
+    rewritten the node in place (``torch.cat``'s axis as hls4ml reads it)."""
     mods = dict(gm.named_modules())
     todo = []
     for node in gm.graph.nodes:
@@ -117,12 +119,14 @@ def _rewrite_graph(
     if not todo:
         return gm
     if input_shape is None:
-        raise CodegenError("global average pooling: the input shape is needed to export it")
+        raise CodegenError(f"operation '{todo[0][0].name}': the input shape is needed to export it")
     from torch.fx.passes.shape_prop import ShapeProp
 
     ShapeProp(gm).propagate(torch.zeros((1, *input_shape)))
     for node, make in todo:
-        new_mod = make(tuple(node.args[0].meta["tensor_meta"].shape))
+        new_mod = make(node)
+        if new_mod is None:
+            continue
         if node.op == "call_module":
             _swap(gm, node.target, new_mod)
             continue
@@ -148,16 +152,8 @@ def preflight(
     layer or operation.
     """
     swap_modules(model)
-    for name, m in model.named_modules():
-        if not name:
-            continue
-        if isinstance(m, nn.AdaptiveAvgPool2d) and is_global(m.output_size):
-            continue  # rewritten on the graph below
-        check_module(name, m, io_type)
     gm = _rewrite_graph(_graph_module(model, _trace(model)), input_shape)
-    for name, m in gm.named_modules():
-        if name and op_of_module(m) is not None:
-            check_module(name, m, io_type)  # modules the rewrite added
+    check_modules(gm, io_type)  # every module the graph calls, after the rewrites
     mods = dict(gm.named_modules())
     for node in gm.graph.nodes:
         if node.op == "call_function" and op_of_node(node, mods) is None:

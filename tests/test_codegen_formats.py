@@ -143,5 +143,5 @@ def test_registry_is_the_one_dispatch() -> None:
     # preflight, plan, emulate and hls name no layer type of their own
     for mod in ("preflight", "plan", "emulate", "hls"):
         src = (ROOT / "codegen" / f"{mod}.py").read_text()
-        assert "isinstance(m, nn.Conv2d)" not in src and "nn.MaxPool2d" not in src, mod
+        assert "isinstance(m, nn." not in src and "isinstance(m, (nn." not in src, mod
         assert 'p.op == "conv"' not in src and 'op == "relu"' not in src, mod
