@@ -128,7 +128,7 @@ def write_project(
         raise CodegenError(f"hls4ml could not convert the model: {first}") from None
     got = {layer.name.lower() for layer in hm.get_layers()}
     for p in plan.nodes:
-        if p.op not in ("flatten",) and p.name.lower() not in got:
+        if not OPS[p.op].hls_may_drop and p.name.lower() not in got:
             raise CodegenError(
                 f"layer '{p.name}' ({p.op}) disappeared during hls4ml conversion (fused or"
                 " dropped): its numerics would differ"

@@ -83,6 +83,7 @@ class Op:
     mac: bool = False  # a conv/linear layer: has a format record, a reuse factor, a strategy
     transparent: bool = False  # max/flatten/dropout: a monotone quantizer commutes with it
     alias: bool = False  # no hls4ml layer (the frontend drops it): its output is its input
+    hls_may_drop: bool = False  # hls4ml may remove the layer without changing numerics (reshape)
     reencode: Callable[[nn.Module, NodePlan], None] | None = None
 
 
@@ -573,6 +574,7 @@ register(
         functions=(torch.flatten,),
         methods=("flatten", "view", "reshape"),
         transparent=True,
+        hls_may_drop=True,
     )
 )
 register(
