@@ -14,6 +14,7 @@ from torch import nn
 from codegen.emit import emit
 from codegen.export import export_model
 from hwsim.allocation import Allocation
+from hwsim.formats import float_layer_format
 from search.convert import export_fixed
 
 
@@ -75,8 +76,10 @@ def test_residual_quantizers_placed(emitted):
     # conv1 reads relu(bn0) (also the skip): unsigned 4-bit
     relu = plan.node("relu")
     assert relu.quant_point == "conv1" and relu.result.hls().startswith("ap_ufixed<4,")
-    # pooling layers got explicit exact types
+    # the global pooling's result is the input
+    # of the float last layer, quantized to the float-layer width (the width hwsim costs)
     gap = plan.node("net_gap")
-    assert gap.types["accum"].frac == gap.types["result"].frac
+    assert gap.quant_point == "fc" and gap.result.width == float_layer_format().a_bits
+    assert gap.result.rounding == "RND" and gap.result.overflow == "SAT"
     assert "ap_fixed<6," in (out / "firmware" / "defines.h").read_text()
     assert "no accelerator config" in " ".join(res.notes)
