@@ -43,9 +43,9 @@ def run_net(name: str, steps: int, samples: int, out: Path, data_dir: str | None
 
     from codegen.emit import emit
     from codegen.emulate import emulate
-    from codegen.export import from_search_model
+    from codegen.export import export_model
     from hwsim import load_config
-    from search.convert import LayerPolicy, convert_fixed
+    from search.convert import LayerPolicy, convert_fixed, export_fixed
     from search.data import load_dataset
     from search.trace import trace_workload
     from search.zoo import build_model
@@ -79,7 +79,7 @@ def run_net(name: str, steps: int, samples: int, out: Path, data_dir: str | None
     with torch.no_grad():
         acc = float((model(tx).argmax(1) == ty).float().mean())
     calib = torch.stack([train_set[i][0] for i in range(512)]).double().numpy()
-    qm = from_search_model(model, alloc, shape)
+    qm = export_model(*export_fixed(model, alloc), shape)
     proj = out / name
     t0 = time.perf_counter()
     res = emit(

@@ -19,10 +19,13 @@ from hwsim.fileio import atomic_write_text
 from hwsim.fpga_plan import FpgaPlan, diff_totals, make_plan, plan_with_choices
 from hwsim.workload import Workload
 
+from .emulate import channels_last, emulate
 from .errors import CodegenError
 from .export import QuantModel
 from .hls import BACKEND, Parallelism, snap_reuse, write_project
 from .plan import ExportPlan, build_plan
+from .preflight import check_modules
+from .report import float_layer_lines, render_report
 from .verify import VerifyResult, verify
 
 DEFAULT_PART = "xc7z020clg400-1"
@@ -48,37 +51,21 @@ class EmitResult:
     notes: list[str] = field(default_factory=list)
     report: str = ""
     differs: list[str] = field(default_factory=list)  # how the firmware differs from the budget
+    float_layers: list[str] = field(
+        default_factory=list
+    )  # "float layer X: emitted and costed at w/a"
 
 
-def choose_io_type(plan_or_model: Any, input_shape: tuple[int, ...]) -> str:
-    """io_stream when the model has a conv whose unrolled im2col (out pixels x C*kh*kw) is beyond
+def choose_io_type(plan: ExportPlan) -> str:
+    """io_stream when the plan has a conv whose unrolled im2col (out pixels x C*kh*kw) is beyond
     the size g++ compiles quickly in io_parallel; io_parallel otherwise (MLPs, tiny CNNs)."""
-    import torch
-    from torch import nn
-
-    sizes: list[int] = []
-
-    def hook(m: nn.Module, args: tuple, out: torch.Tensor) -> None:
-        sizes.append(
-            out.shape[2] * out.shape[3] * m.in_channels * m.kernel_size[0] * m.kernel_size[1]
-        )
-
-    model = plan_or_model
-    hs = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
-    try:
-        with torch.no_grad():
-            model.eval()(torch.zeros((1, *input_shape)))
-    finally:
-        for h in hs:
-            h.remove()
+    sizes = []
+    for p in plan.mac_nodes():
+        if p.op == "conv":
+            w = p.params["weight"]
+            per_pixel = w.shape[1] * p.params["groups"] * w.shape[2] * w.shape[3]
+            sizes.append(p.shape[1] * p.shape[2] * per_pixel)
     return "io_stream" if sizes and max(sizes) > STREAM_CONV_THRESHOLD else "io_parallel"
-
-
-def _workload(plan_or_qm: Any) -> Workload:
-    from search.trace import trace_workload
-
-    qm = getattr(plan_or_qm, "qm", plan_or_qm)
-    return trace_workload(qm.model, tuple(qm.input_shape), batch=1, name="export")
 
 
 def budgeted_plan(
@@ -164,15 +151,19 @@ def emit(
     allocation = qm.allocation
     if allocation is None:
         raise CodegenError("the export model carries no allocation")
-    steps = ["design", "plan", "write"] + (["compile + C-sim"] if samples is not None else [])
+    steps = ["plan", "design", "write"] + (["compile + C-sim"] if samples is not None else [])
     bar = tqdm(total=len(steps), desc="emit", disable=not progress, leave=False)
     notes: list[str] = []
+    bar.set_postfix_str("plan")
+    planned_io = io_type or "io_parallel"
+    plan = build_plan(qm, calib if calib is not None else samples, planned_io)  # the one trace
+    bar.update()
     bar.set_postfix_str("design")
     budget: FpgaPlan | None = None
     design: FpgaPlan | None = None
     workload = None
     if accel is not None:
-        workload = _workload(qm)
+        workload = plan.workload()
         budget, origin = budgeted_plan(workload, allocation, accel)
         notes.append(f"budgeted design: {origin}")
         design = budget
@@ -185,11 +176,12 @@ def emit(
                 raise CodegenError(str(exc)) from None
         io_type = design.io_type
     elif io_type is None:
-        io_type = choose_io_type(qm.model, tuple(qm.input_shape))
-    bar.update()
-    bar.set_postfix_str("plan")
-    plan = build_plan(qm, calib if calib is not None else samples, io_type)
+        io_type = choose_io_type(plan)
+    if io_type != planned_io:
+        check_modules(plan.model, io_type)  # io-type-specific pre-flight checks, no retrace
     notes.extend(plan.notes)
+    floats = float_layer_lines(plan, budget)
+    notes.extend(floats)
     par = _parallelism(plan, design, notes)
     bar.update()
     part, clock = _part_and_clock(accel)
@@ -244,9 +236,8 @@ def emit(
             accel.name if accel else None,
             notes,
             differs=differs,
+            float_layers=floats,
         )
-        from .report import render_report
-
         result.report = render_report(result, tmp)
         atomic_write_text(tmp / "emit_report.md", result.report)
         atomic_write_text(tmp / "emit.json", json.dumps(_summary(result), indent=2) + "\n")
@@ -288,8 +279,6 @@ def clean_stale_temps(out: Path) -> list[Path]:
 def _write_testbench_data(plan: ExportPlan, project: Path, samples: np.ndarray) -> None:
     """tb_data/ for the HLS C simulation / co-simulation testbench: inputs (cast to the input
     type, hls4ml layout) and the bit-exact emulated outputs, one sample per line."""
-    from .emulate import channels_last, emulate
-
     xq = plan.input_type.cast(np.asarray(samples[:TB_SAMPLES], dtype=np.float64))
     y, _ = emulate(plan, xq)
     tb = project / "tb_data"
@@ -324,7 +313,7 @@ def _summary(r: EmitResult) -> dict[str, Any]:
             "module": p.module,
             "types": {k: v.hls() for k, v in p.types.items()},
         }
-        if p.op in ("conv", "linear"):
+        if p.params.get("layer") is not None:
             layer = p.params["layer"]
             row["reuse_factor"] = p.params.get("reuse_factor")
             row["strategy"] = p.params.get("strategy")
@@ -338,6 +327,7 @@ def _summary(r: EmitResult) -> dict[str, Any]:
         "emitted_totals": r.emitted.totals() if r.emitted else None,
         "budgeted_totals": r.budgeted.totals() if r.budgeted else None,
         "differs": r.differs,
+        "float_layers": r.float_layers,
         "io_type": r.io_type,
         "backend": r.backend,
         "part": r.part,

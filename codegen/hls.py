@@ -9,24 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import CodegenError
+from .ops import OPS, hls_handlers
 from .plan import ExportPlan
 
 PROJECT = "myproject"
 BACKEND = "Vitis"
-
-# hls4ml precision keys per planned op
-PRECISION_KEYS = {
-    "input": ("result",),
-    "conv": ("weight", "bias", "accum", "result"),
-    "linear": ("weight", "bias", "accum", "result"),
-    "bn": ("scale", "bias", "result"),
-    "relu": ("result",),
-    "maxpool": ("accum", "result"),
-    "avgpool": ("accum", "result"),
-    "add": ("result",),
-    "clip": ("result",),
-    "flatten": ("result",),
-}
 
 
 @dataclass(frozen=True)
@@ -62,7 +49,7 @@ def hls_config(
 
     from .hls_ext import register
 
-    register()
+    register(hls_handlers())
     with contextlib.redirect_stdout(io.StringIO()):
         cfg = hls4ml.utils.config_from_pytorch_model(
             plan.model,
@@ -83,11 +70,11 @@ def hls_config(
         prec = entry.setdefault("Precision", {})
         if not isinstance(prec, dict):
             prec = entry["Precision"] = {}
-        for k in PRECISION_KEYS[p.op]:
+        for k in OPS[p.op].precision:
             if k in p.types:
                 prec[k] = p.types[k].hls()
         entry["Trace"] = True
-        if p.op in ("conv", "linear"):
+        if OPS[p.op].mac:
             par = parallel.get(p.params["layer"], Parallelism())
             entry["ReuseFactor"] = int(par.reuse_factor)
             entry["Strategy"] = par.strategy
@@ -141,7 +128,7 @@ def write_project(
         raise CodegenError(f"hls4ml could not convert the model: {first}") from None
     got = {layer.name.lower() for layer in hm.get_layers()}
     for p in plan.nodes:
-        if p.op not in ("flatten",) and p.name.lower() not in got:
+        if not OPS[p.op].hls_may_drop and p.name.lower() not in got:
             raise CodegenError(
                 f"layer '{p.name}' ({p.op}) disappeared during hls4ml conversion (fused or"
                 " dropped): its numerics would differ"

@@ -12,7 +12,8 @@ patch of hls4ml):
   (``hls_src/nnet_clip.h``, ``backend.register_source``) compute
   ``res_T(min(max(x, lo), hi))`` in both io types, with ``lo``/``hi`` as exact constants.
 
-:func:`register` is idempotent and is called before every conversion.
+:func:`register` is idempotent and is called before every conversion with the handlers of
+:data:`codegen.ops.OPS`.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def bound_type(lo: float, hi: float) -> str:
     return f"ap_fixed<{integer + frac},{integer}>"
 
 
-def _parse_depthwise(
+def parse_depthwise(
     operation, layer_name, input_names, input_shapes, node, class_object, reader, config
 ):
     from hls4ml.converters.pytorch.convolution import parse_conv2d_layer
@@ -72,7 +73,7 @@ def _parse_depthwise(
     return layer, shape
 
 
-def _parse_clip(
+def parse_clip(
     operation, layer_name, input_names, input_shapes, node, class_object, reader, config
 ):
     layer = {
@@ -99,12 +100,18 @@ const clip_config{index}::bound_t clip_config{index}::hi = {hi!r};\n"""
 FUNCTION_TEMPLATE = "nnet::clip<{input_t}, {output_t}, {config}>({input}, {output});"
 
 
-def register() -> None:
-    """Register the handlers, the ClipActivation layer, its templates and its C++ source."""
+def register(handlers: dict[str, Any]) -> None:
+    """Register the ClipActivation layer, its templates, its C++ source and the PyTorch-frontend
+    ``handlers`` (class name -> handler function, from the op registry)."""
     global _registered
+    import hls4ml
+
+    known = set(hls4ml.converters.get_supported_pytorch_layers())
+    for name, fn in handlers.items():
+        if name not in known:
+            hls4ml.converters.register_pytorch_layer_handler(name, fn)
     if _registered:
         return
-    import hls4ml
     from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
     from hls4ml.model.layers import Activation, Attribute, register_layer
 
@@ -142,8 +149,4 @@ def register() -> None:
         backend.register_template(ClipConfigTemplate)
         backend.register_template(ClipFunctionTemplate)
         backend.register_source(SRC)
-    handlers = set(hls4ml.converters.get_supported_pytorch_layers())
-    for name, fn in (("Depthwise2d", _parse_depthwise), ("Clip", _parse_clip)):
-        if name not in handlers:
-            hls4ml.converters.register_pytorch_layer_handler(name, fn)
     _registered = True

@@ -1,33 +1,18 @@
 """Pre-flight checks: reject what hls4ml 1.3.0 cannot convert, or converts wrongly, before calling it.
 
 Each rejection is one :class:`CodegenError` line naming the layer and the supported alternative.
+What is supported, and each layer type's own check, comes from the op registry
+(:mod:`codegen.ops`); :func:`preflight` also rewrites, exactly, what hls4ml's PyTorch frontend
+cannot read into what it can (each op's ``swap`` and ``rewrite``), and traces the model once.
 """
 
 from __future__ import annotations
 
-import operator
-
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .errors import CodegenError
-from .hls_ext import Clip, Depthwise2d
-
-SUPPORTED_MODULES = (
-    Clip,
-    nn.Conv2d,
-    nn.Linear,
-    nn.BatchNorm2d,
-    nn.BatchNorm1d,
-    nn.ReLU,
-    nn.MaxPool2d,
-    nn.AvgPool2d,
-    nn.Flatten,
-    nn.Dropout,
-)
-SUPPORTED_FUNCTIONS = {operator.add, torch.add, torch.relu, F.relu, torch.flatten}
-SUPPORTED_METHODS = {"add", "relu", "flatten", "view", "reshape"}
+from .ops import OPS, op_of_module, op_of_node, supported_modules
 
 _ALTERNATIVES = {
     "AdaptiveAvgPool2d": "only output size 1 (global average pooling) is supported; otherwise use"
@@ -42,13 +27,6 @@ _FUNC_ALTERNATIVES = {
     "mean": "use nn.AdaptiveAvgPool2d(1) or nn.AvgPool2d(H) for global pooling",
     "size": "x.view(x.size(0), -1) is not supported: use torch.flatten(x, 1) or nn.Flatten()",
 }
-# functions rewritten into modules hls4ml reads (see :func:`normalize`)
-_GAP_FUNCTIONS = {F.adaptive_avg_pool2d}
-_CLIP_FUNCTIONS = {F.relu6: (0.0, 6.0)}
-
-
-def _pair(v: int | tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
 
 
 def check_module(name: str, m: nn.Module, io_type: str) -> None:
@@ -57,52 +35,26 @@ def check_module(name: str, m: nn.Module, io_type: str) -> None:
     where = f"layer '{name}' ({cls})"
     if cls in _ALTERNATIVES:
         raise CodegenError(f"{where}: not supported by hls4ml 1.3.0: {_ALTERNATIVES[cls]}")
-    if isinstance(m, nn.Conv2d):
-        if isinstance(m.padding, str):
-            raise CodegenError(
-                f"{where}: padding='{m.padding}' is not supported: give integer padding"
-                f" (e.g. padding={m.kernel_size[0] // 2} for a {m.kernel_size[0]}x{m.kernel_size[1]} kernel)"
-            )
-        depthwise = m.groups == m.in_channels == m.out_channels
-        if m.groups != 1 and not depthwise:
-            raise CodegenError(
-                f"{where}: groups={m.groups} (a grouped conv that is not depthwise) is not"
-                " supported: hls4ml 1.3.0 has only depthwise (groups = in = out channels) and"
-                " groups=1 convolutions"
-            )
-        if _pair(m.dilation) != (1, 1):
-            raise CodegenError(
-                f"{where}: dilation={list(_pair(m.dilation))} is wrong or crashes in hls4ml 1.3.0:"
-                " use dilation=1 (a larger kernel or stride instead)"
-            )
-        if m.padding_mode != "zeros":
-            raise CodegenError(
-                f"{where}: padding_mode='{m.padding_mode}' is not supported: use 'zeros'"
-            )
-    if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
-        k, s, p = _pair(m.kernel_size), _pair(m.stride or m.kernel_size), _pair(m.padding)
-        if isinstance(m, nn.MaxPool2d) and _pair(m.dilation) != (1, 1):
-            raise CodegenError(f"{where}: dilation is not supported: use dilation=1")
-        if getattr(m, "ceil_mode", False):
-            raise CodegenError(f"{where}: ceil_mode=True is not supported: use ceil_mode=False")
-        if io_type == "io_stream" and (s != k or p != (0, 0)):
-            raise CodegenError(
-                f"{where}: io_stream pooling needs stride == kernel and no padding"
-                f" (kernel {list(k)}, stride {list(s)}, padding {list(p)}): change the pooling"
-                " or use --io-type parallel"
-            )
-        if isinstance(m, nn.AvgPool2d) and p != (0, 0):
-            raise CodegenError(f"{where}: padded average pooling is not supported: use padding=0")
-    if isinstance(m, (nn.Linear, nn.Conv2d)):
+    op = op_of_module(m)
+    if op is not None:
+        if op.check is not None:
+            op.check(name, m, io_type)
         return
     leafish = not list(m.children())
     containers = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
-    if leafish and not isinstance(m, SUPPORTED_MODULES + containers):
+    if leafish and not isinstance(m, containers):
         raise CodegenError(
             f"{where}: not supported by codegen (supported: "
-            + ", ".join(c.__name__ for c in SUPPORTED_MODULES)
+            + ", ".join(c.__name__ for c in supported_modules())
             + ")"
         )
+
+
+def check_modules(model: nn.Module, io_type: str) -> None:
+    """:func:`check_module` on every named module of ``model`` (e.g. again for another io type)."""
+    for name, m in model.named_modules():
+        if name:
+            check_module(name, m, io_type)
 
 
 def _swap(root: nn.Module, name: str, new: nn.Module) -> None:
@@ -111,6 +63,7 @@ def _swap(root: nn.Module, name: str, new: nn.Module) -> None:
 
 
 def _trace(model: nn.Module) -> torch.fx.Graph:
+    """The one torch.fx trace of an export (hls4ml's own tracer: same leaves, same node names)."""
     from hls4ml.utils.torch import CustomFXTracer
 
     try:
@@ -130,90 +83,60 @@ def _graph_module(model: nn.Module, graph: torch.fx.Graph) -> torch.fx.GraphModu
     return torch.fx.GraphModule(model, graph)
 
 
-def _gap_size(node: torch.fx.Node) -> object:
-    return node.args[1] if len(node.args) > 1 else node.kwargs.get("output_size")
-
-
-def _is_global(size: object) -> bool:
-    return size == 1 or (isinstance(size, (tuple, list)) and tuple(size) == (1, 1))
-
-
-def normalize(model: nn.Module, input_shape: tuple[int, ...] | None = None) -> nn.Module:
-    """Rewrite, in place and exactly, what hls4ml 1.3.0's PyTorch frontend cannot read into what
-    it can: a depthwise ``nn.Conv2d`` becomes :class:`~codegen.hls_ext.Depthwise2d`,
-    ``nn.ReLU6``/``nn.Hardtanh``/``F.relu6`` a :class:`~codegen.hls_ext.Clip`, ``nn.Identity``
-    an ``nn.Dropout(0)`` (which the frontend drops), and ``nn.AdaptiveAvgPool2d(1)`` /
-    ``F.adaptive_avg_pool2d(x, 1)`` an ``nn.AvgPool2d`` over the whole input (global average
-    pooling; needs ``input_shape`` (C, H, W)). Returns the model, or an fx ``GraphModule`` when a
-    function call had to be replaced."""
+def swap_modules(model: nn.Module) -> nn.Module:
+    """Replace, in place and exactly, every module an op's ``swap`` rewrites (a depthwise
+    ``nn.Conv2d`` -> ``Depthwise2d``, ``nn.ReLU6``/``nn.Hardtanh`` -> ``Clip``, ``nn.Identity``
+    -> ``nn.Dropout(0)``); returns ``model``."""
+    swaps = [op.swap for op in OPS.values() if op.swap is not None]
     for name, m in list(model.named_modules()):
         if not name:
             continue
-        if type(m) is nn.Conv2d and m.groups != 1 and m.groups == m.in_channels == m.out_channels:
-            new = Depthwise2d(
-                m.in_channels,
-                m.out_channels,
-                m.kernel_size,
-                m.stride,
-                m.padding,
-                m.dilation,
-                m.groups,
-                m.bias is not None,
-                m.padding_mode,
-            )
-            new.load_state_dict(m.state_dict())
-            _swap(model, name, new)
-        elif isinstance(m, nn.ReLU6):
-            _swap(model, name, Clip(0.0, 6.0))
-        elif isinstance(m, nn.Hardtanh):
-            _swap(model, name, Clip(m.min_val, m.max_val))
-        elif isinstance(m, nn.Identity):
-            _swap(model, name, nn.Dropout(0.0))
-    gaps = {
-        n: m
-        for n, m in model.named_modules()
-        if isinstance(m, nn.AdaptiveAvgPool2d) and _is_global(m.output_size)
-    }
-    graph = _trace(model)
-    calls = [
-        n
-        for n in graph.nodes
-        if n.op == "call_function"
-        and (
-            (n.target in _GAP_FUNCTIONS and _is_global(_gap_size(n))) or n.target in _CLIP_FUNCTIONS
-        )
-    ]
-    if not gaps and not calls:
-        return model
+        for swap in swaps:
+            new = swap(m)
+            if new is not None:
+                _swap(model, name, new)
+                break
+    return model
+
+
+def _rewrite_graph(
+    gm: torch.fx.GraphModule, input_shape: tuple[int, ...] | None
+) -> torch.fx.GraphModule:
+    """Apply every op's shape-dependent ``rewrite`` on the traced graph (no second trace): a
+    factory that returns a module replaces the node by it (global average pooling ->
+    ``nn.AvgPool2d`` over the whole input, ``F.relu6`` -> ``Clip``); one that returns None has
+    rewritten the node in place (``torch.cat``'s axis as hls4ml reads it)."""
+    mods = dict(gm.named_modules())
+    todo = []
+    for node in gm.graph.nodes:
+        if node.op not in ("call_module", "call_function"):
+            continue
+        for op in OPS.values():
+            make = op.rewrite(node, mods) if op.rewrite is not None else None
+            if make is not None:
+                todo.append((node, make))
+                break
+    if not todo:
+        return gm
     if input_shape is None:
-        raise CodegenError("global average pooling: the input shape is needed to export it")
+        raise CodegenError(f"operation '{todo[0][0].name}': the input shape is needed to export it")
     from torch.fx.passes.shape_prop import ShapeProp
 
-    gm = _graph_module(model, graph)
     ShapeProp(gm).propagate(torch.zeros((1, *input_shape)))
-    for node in list(gm.graph.nodes):
-        if node.op == "call_module" and node.target in gaps:
-            hw = tuple(int(s) for s in node.args[0].meta["tensor_meta"].shape[2:])
-            _swap(gm, node.target, nn.AvgPool2d(hw))
-        elif node.op == "call_function" and node.target in _GAP_FUNCTIONS:
-            if not _is_global(_gap_size(node)):
-                continue
-            hw = tuple(int(s) for s in node.args[0].meta["tensor_meta"].shape[2:])
-            target = f"gap_{node.name}"
-            gm.add_submodule(target, nn.AvgPool2d(hw))
-            with gm.graph.inserting_after(node):
-                new = gm.graph.call_module(target, (node.args[0],))
-            new.meta = dict(node.meta)
-            node.replace_all_uses_with(new)
-            gm.graph.erase_node(node)
-        elif node.op == "call_function" and node.target in _CLIP_FUNCTIONS:
-            target = f"clip_{node.name}"
-            gm.add_submodule(target, Clip(*_CLIP_FUNCTIONS[node.target]))
-            with gm.graph.inserting_after(node):
-                new = gm.graph.call_module(target, (node.args[0],))
-            new.meta = dict(node.meta)
-            node.replace_all_uses_with(new)
-            gm.graph.erase_node(node)
+    for node, make in todo:
+        new_mod = make(node)
+        if new_mod is None:
+            continue
+        if node.op == "call_module":
+            _swap(gm, node.target, new_mod)
+            continue
+        target = f"{type(new_mod).__name__.lower()}_{node.name}"
+        gm.add_submodule(target, new_mod)
+        with gm.graph.inserting_after(node):
+            new = gm.graph.call_module(target, (node.args[0],))
+        new.meta = dict(node.meta)
+        node.replace_all_uses_with(new)
+        gm.graph.erase_node(node)
     gm.graph.lint()
     gm.recompile()
     return gm
@@ -222,30 +145,27 @@ def normalize(model: nn.Module, input_shape: tuple[int, ...] | None = None) -> n
 def preflight(
     model: nn.Module, io_type: str = "io_parallel", input_shape: tuple[int, ...] | None = None
 ) -> torch.fx.GraphModule:
-    """Check every module and every traced operation of ``model`` (after :func:`normalize`, which
-    rewrites it in place); return the fx graph module of what hls4ml will convert.
+    """Check every module and every traced operation of ``model`` (rewritten in place first, see
+    :func:`swap_modules`); return the fx graph module of what hls4ml will convert.
 
-    Raises :class:`CodegenError` naming the first unsupported layer or operation.
+    ``model`` is traced exactly once. Raises :class:`CodegenError` naming the first unsupported
+    layer or operation.
     """
-    model = normalize(model, input_shape)
-    for name, m in model.named_modules():
-        if name:
-            check_module(name, m, io_type)
-    gm = _graph_module(model, _trace(model))
+    swap_modules(model)
+    gm = _rewrite_graph(_graph_module(model, _trace(model)), input_shape)
+    check_modules(gm, io_type)  # every module the graph calls, after the rewrites
+    mods = dict(gm.named_modules())
     for node in gm.graph.nodes:
-        if node.op == "call_function":
+        if node.op == "call_function" and op_of_node(node, mods) is None:
             fname = getattr(node.target, "__name__", str(node.target))
-            if node.target not in SUPPORTED_FUNCTIONS:
-                alt = _FUNC_ALTERNATIVES.get(
-                    fname, "use the nn module equivalent (see codegen docs)"
-                )
-                raise CodegenError(f"operation '{node.name}' ({fname}): not supported: {alt}")
-        elif node.op == "call_method":
+            alt = _FUNC_ALTERNATIVES.get(fname, "use the nn module equivalent (see codegen docs)")
+            raise CodegenError(f"operation '{node.name}' ({fname}): not supported: {alt}")
+        if node.op == "call_method":
             if node.target == "size":
                 raise CodegenError(
                     f"operation '{node.name}' (x.size): {_FUNC_ALTERNATIVES['size']}"
                 )
-            if node.target not in SUPPORTED_METHODS:
+            if op_of_node(node, mods) is None:
                 alt = _FUNC_ALTERNATIVES.get(node.target, "use the nn module equivalent")
                 raise CodegenError(
                     f"operation '{node.name}' (.{node.target}()): not supported: {alt}"

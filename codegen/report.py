@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .plan import ExportPlan
+
 if TYPE_CHECKING:
     from hwsim.fpga_plan import FpgaPlan
 
@@ -20,6 +22,35 @@ def _fmt(v: float | None) -> str:
     return f"{v:.0f}" if float(v).is_integer() or abs(v) >= 100 else f"{v:.3g}"
 
 
+def float_layer_lines(plan: ExportPlan, budget: FpgaPlan | None) -> list[str]:
+    """One line per float layer: the widths its weights and input are emitted at (from the
+    planned types) and the widths hwsim costed it at (the budgeted design), which the one
+    float-layer rule makes equal."""
+    lines = []
+    for p in plan.mac_nodes():
+        if not p.params.get("float_layer"):
+            continue
+        layer = p.params["layer"]
+        emitted = (p.types["weight"].width, plan.mac_input(p).result.width)
+        if budget is None or layer not in budget.names:
+            fmt = plan.qm.allocation.formats[layer]
+            lines.append(
+                f"float layer {layer}: emitted at {emitted[0]}/{emitted[1]} bits (its format"
+                f" record: {fmt.w_bits}/{fmt.a_bits}; no accelerator config costed it)"
+            )
+            continue
+        lp = budget.layer(layer)
+        costed = (lp.w_bits, lp.a_bits)
+        if emitted == costed:
+            lines.append(f"float layer {layer}: emitted and costed at {costed[0]}/{costed[1]} bits")
+        else:
+            lines.append(
+                f"float layer {layer}: emitted at {emitted[0]}/{emitted[1]} bits but costed at"
+                f" {costed[0]}/{costed[1]} bits"
+            )
+    return lines
+
+
 def layer_table(r: EmitResult) -> str:
     """Markdown table: one row per hls4ml layer with its exact types (and, for conv/linear
     layers, the reuse factor and strategy hls4ml wrote)."""
@@ -29,12 +60,12 @@ def layer_table(r: EmitResult) -> str:
         if p.quant_point:
             types += f" (input quantizer of {p.quant_point})"
         rf = strategy = "-"
-        if p.op in ("conv", "linear"):
+        if p.params.get("layer") is not None:
             rf = str(p.params.get("reuse_factor", "-"))
             strategy = str(p.params.get("strategy", "-"))
             if p.params.get("float_layer"):
-                lq = r.plan.qm.layers[p.params["layer"]]
-                types += f" [float layer, run at {lq.w_bits}/{lq.a_bits} bits]"
+                fmt = r.plan.qm.allocation.formats[p.params["layer"]]
+                types += f" [float layer, run at {fmt.w_bits}/{fmt.a_bits} bits]"
         lines.append(f"| {p.name} | {p.module or '-'} | {p.op} | {types} | {rf} | {strategy} |")
     return "\n".join(lines)
 

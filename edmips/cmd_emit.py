@@ -129,9 +129,10 @@ def run(args: argparse.Namespace) -> int:
 
     from codegen.emit import emit
     from codegen.errors import CodegenError
-    from codegen.export import from_search_model
+    from codegen.export import export_model
     from hwsim.config import load_config
     from hwsim.fileio import check_out_dir
+    from search.convert import export_fixed
     from search.data import load_dataset
 
     check_out_dir(args.out)  # before loading and exporting, not after
@@ -152,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         model.eval()
     n = min(int(args.verify), len(test_set))
     samples = torch.stack([test_set[i][0] for i in range(n)]).double().numpy() if n > 0 else None
-    qm = from_search_model(model, alloc, shape)
+    qm = export_model(*export_fixed(model, alloc), shape)
     io_type = {"stream": "io_stream", "parallel": "io_parallel", None: None}[args.io_type]
     res = emit(
         qm,

@@ -146,8 +146,9 @@ def emit(cfg: EmitConfig, allocation: str | None = None) -> Any:
 
     from codegen.emit import emit as cg_emit
     from codegen.errors import CodegenError
-    from codegen.export import from_search_model
+    from codegen.export import export_model
     from hwsim.config import load_config
+    from search.convert import export_fixed
     from search.data import load_dataset
     from search.train import load_trained
 
@@ -173,7 +174,7 @@ def emit(cfg: EmitConfig, allocation: str | None = None) -> Any:
     n = min(int(cfg.verify), len(test_set))
     samples = torch.stack([test_set[i][0] for i in range(n)]).double().numpy() if n > 0 else None
     return cg_emit(
-        from_search_model(model, alloc, shape),
+        export_model(*export_fixed(model, alloc), shape),
         cfg.out,
         accel=accel,
         samples=samples,

@@ -230,6 +230,8 @@ def write_report(run_dir: str | os.PathLike, exp: Experiment) -> Path:
             "",
             e["verify"]["line"] if e.get("verify") else "verify: not run (emit.verify: 0)",
             "",
+            *[f"- {line}" for line in e.get("float_layers", [])],
+            *([""] if e.get("float_layers") else []),
             "Synthesis:",
             "",
         ]

@@ -6,8 +6,9 @@ A plan fixes, for one network (workload), allocation and ``fpga_dataflow`` accel
 * per layer the reuse factor and strategy (chosen by the config's ``reuse`` policy, see
   :meth:`hwsim.models.fpga_dataflow.FpgaDataflow.reuse_factors`),
 * per layer the weight and activation widths the hardware runs it at, float layers included
-  (one rule: a float layer runs at its allocation entry, 8/8 by convention; codegen emits a float
-  first layer's input and weights at exactly these widths),
+  (read from the allocation's format records, :class:`hwsim.formats.LayerFormat`; a float layer
+  runs at ``hwsim.formats.FLOAT_LAYER_BITS`` and codegen emits its weights and its input at
+  exactly these widths),
 * per layer the FIFO depth of its output stream under io_stream (hls4ml 1.3.0's default: one
   entry per output pixel, ``prod(shape) // channels``, ``backends/fpga/fpga_types.py``),
 * and hwsim's prediction for each stage: II and latency (cycles per image), LUT, DSP and
@@ -272,17 +273,17 @@ def make_plan(
     rf, res = model.reuse_factors(L, w, a)
     c = stage_costs(p, L, w, a, rf, res, p.io_type)
     depths = stream_depths(workload)
-    floats = set(allocation.float_layers)
     layers = []
     for i, name in enumerate(workload.names):
+        fmt = allocation.formats[name]
         layers.append(
             LayerPlan(
                 name=name,
                 rf=int(rf[i]),
                 strategy="Resource" if bool(res[i]) else "Latency",
-                w_bits=int(w[i]),
-                a_bits=int(a[i]),
-                float_layer=name in floats,
+                w_bits=fmt.w_bits,
+                a_bits=fmt.a_bits,
+                float_layer=fmt.float_layer,
                 stream_depth=int(depths[i]),
                 **{k: float(c[k][i]) for k in COST_KEYS},
             )

@@ -3,12 +3,15 @@ QConv2d/QLinear (final fixed-precision network), and derive the argmax allocatio
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import torch
 from torch import nn
 
 from hwsim.allocation import Allocation
+from hwsim.formats import float_layer_format
 from hwsim.workload import Workload
 
 from .errors import SearchError
@@ -22,15 +25,13 @@ from .layers import (
 )
 from .trace import layer_inputs
 
-#: Bits at which float (unsearched) layers are costed on hardware and exported.
-FLOAT_LAYER_BITS = (8, 8)
 _POLICY_VALUES = ("float", "search")
 
 
 @dataclass
 class LayerPolicy:
     """Which layers are searched. ``first``/``last``: "float" (paper default: not searched, costed
-    at 8/8) or "search"; ``skip``: module names kept float."""
+    at ``hwsim.formats.FLOAT_LAYER_BITS``) or "search"; ``skip``: module names kept float."""
 
     first: str = "float"
     last: str = "float"
@@ -242,7 +243,7 @@ def mixed_layers(model: nn.Module) -> dict[str, MixedConv2d | MixedLinear]:
 
 def derive_allocation(model: nn.Module, workload: Workload) -> Allocation:
     """Winner-takes-all allocation: argmax of alpha_w / alpha_a per mixed layer; every other
-    workload layer is float, costed at 8/8 and listed in ``float_layers``."""
+    workload layer is float, at ``hwsim.formats.FLOAT_LAYER_BITS``, listed in ``float_layers``."""
     mixed = mixed_layers(model)
     missing = [n for n in mixed if n not in set(workload.names)]
     if missing:
@@ -253,6 +254,65 @@ def derive_allocation(model: nn.Module, workload: Workload) -> Allocation:
         if name in mixed:
             bits[name] = mixed[name].argmax_bits()
         else:
-            bits[name] = FLOAT_LAYER_BITS
+            bits[name] = float_layer_format().bits
             floats.append(name)
     return Allocation(bits, floats, {"source": "argmax"})
+
+
+def export_fixed(model: nn.Module, allocation: Allocation) -> tuple[nn.Module, Allocation]:
+    """The trained fixed-family network as what codegen reads: a plain copy of ``model`` (every
+    QConv2d/QLinear replaced by an ``nn.Conv2d``/``nn.Linear`` holding its quantized weight, exact
+    grid values) and ``allocation`` with each quantized layer's format record completed (fraction
+    bits of the weight and input grids, input signedness: ``ap_[u]fixed<b, b - frac, AP_RND,
+    AP_SAT>``). Float layers keep their float weights and their record (the float-layer width).
+
+    Raises :class:`SearchError` for a search-phase network or a paper-family layer (no ap_fixed
+    type), and for widths that disagree with the allocation.
+    """
+    plain = copy.deepcopy(model).eval().cpu()
+    records = {}
+    swaps: list[tuple[str, nn.Module]] = []
+    for name, m in plain.named_modules():
+        if isinstance(m, MIXED_LAYER_TYPES):
+            raise SearchError(
+                f"layer '{name}': a search-phase {type(m).__name__} cannot be emitted: derive the"
+                " allocation and train the fixed network ('edmips train --family fixed') first"
+            )
+        if not isinstance(m, (QConv2d, QLinear)):
+            continue
+        if m.family != "fixed":
+            raise SearchError(
+                f"layer '{name}': family '{m.family}' has no hls4ml type; train with family='fixed'"
+            )
+        if name not in allocation.bits:
+            raise SearchError(f"allocation has no entry for layer '{name}'")
+        if allocation.bits[name] != (m.w_bits, m.a_bits) or name in allocation.float_layers:
+            want = allocation.bits[name]
+            raise SearchError(
+                f"layer '{name}': model has {m.w_bits}/{m.a_bits} bits but the allocation says"
+                f" {want[0]}/{want[1]}{' (float layer)' if name in allocation.float_layers else ''}"
+            )
+        if isinstance(m, QLinear):
+            new: nn.Module = nn.Linear(m.in_features, m.out_features, bias=m.bias is not None)
+        else:
+            new = nn.Conv2d(
+                m.in_channels,
+                m.out_channels,
+                m.kernel_size,
+                stride=m.stride,
+                padding=m.padding,
+                dilation=m.dilation,
+                groups=m.groups,
+                bias=m.bias is not None,
+            )
+        with torch.no_grad():
+            new.weight.copy_(m.quantized_weight().to(new.weight.dtype))
+            if m.bias is not None:
+                new.bias.copy_(m.bias.detach())
+        records[name] = allocation.formats[name].with_grids(
+            int(m.w_frac), int(m.a_frac), m.signed_input
+        )
+        swaps.append((name, new))
+    for name, new in swaps:
+        _set_module(plain, name, new)
+    return plain, allocation.with_formats(records)

@@ -3,7 +3,8 @@
 For searched layer ``l`` with weight-bit probabilities ``pw_l`` and activation-bit probabilities
 ``pa_l`` the expected cost is ``E_l = sum_ij pw_li pa_lj T_l[i, j]``; layers combine by a sum
 (layer-by-layer accelerator) or a smooth maximum (pipelined dataflow: the slowest stage sets the
-throughput). Float (first/last) layers add a constant: their cost at 8/8 bits.
+throughput). Float (first/last) layers add a constant: their cost at the float-layer width
+(``hwsim.formats.FLOAT_LAYER_BITS``).
 
 Which metrics exist, their table keys, units and how layers combine (a sum, the slowest stage of
 a pipeline, or a composite such as EDP = network energy x network latency) is read from
@@ -19,6 +20,7 @@ import torch
 from torch import nn
 
 from hwsim import AccelConfig, Workload, cost_tables
+from hwsim.formats import float_layer_format
 from hwsim.metrics import COSTS, REGISTRY, Metric, bitops_table
 
 from .errors import SearchError
@@ -40,10 +42,13 @@ class _Units(Mapping[str, str]):
 
 UNITS: Mapping[str, str] = _Units()
 """Metric name -> the unit of its tables and budgets (s, pJ, pJ*s, bytes, counts)."""
-FLOAT_BITS = 8
+FLOAT_W_BITS, FLOAT_A_BITS = float_layer_format().bits  # the one rule: hwsim.formats
+REFERENCE_BITS = 8  # relative costs are in units of the network at uniform 8/8
 
 __all__ = [
-    "FLOAT_BITS",
+    "FLOAT_A_BITS",
+    "FLOAT_W_BITS",
+    "REFERENCE_BITS",
     "METRICS",
     "UNITS",
     "HardwareCost",
@@ -201,7 +206,7 @@ class HardwareCost(nn.Module):
         aggregate: str | None = None,
     ) -> HardwareCost:
         """Tables for the ``searched`` layers at the candidates; every other workload layer is
-        a float layer costed at 8/8. ``aggregate`` defaults to ``smoothmax`` for a pipelined
+        a float layer costed at ``hwsim.formats.FLOAT_LAYER_BITS``. ``aggregate`` defaults to ``smoothmax`` for a pipelined
         accelerator's latency and ``sum`` otherwise. ``scale`` = the whole network at 8/8."""
         names = workload.names
         unknown = [n for n in searched if n not in names]
@@ -210,12 +215,17 @@ class HardwareCost(nn.Module):
         idx = [names.index(n) for n in searched]
         fidx = [i for i in range(len(names)) if names[i] not in set(searched)]
         full = metric_tables(workload, config, metric, list(w_bits), list(a_bits))
-        eight = metric_tables(workload, config, metric, [FLOAT_BITS], [FLOAT_BITS])
+        floats = metric_tables(workload, config, metric, [FLOAT_W_BITS], [FLOAT_A_BITS])
+        eight = (  # the reference: uniform 8/8
+            floats
+            if (FLOAT_W_BITS, FLOAT_A_BITS) == (REFERENCE_BITS, REFERENCE_BITS)
+            else metric_tables(workload, config, metric, [REFERENCE_BITS], [REFERENCE_BITS])
+        )
         if aggregate is None:
             pipelined = config is not None and config.model.aggregate == "pipeline"
             aggregate = "smoothmax" if pipelined and metric_spec(metric).pipeline_max else "sum"
         tables = {k: v[idx] for k, v in full.items()}
-        constant = {k: v[fidx, 0, 0] for k, v in eight.items()}
+        constant = {k: v[fidx, 0, 0] for k, v in floats.items()}
         allowed = np.ones((len(w_bits), len(a_bits)), dtype=bool)
         if config is not None:
             for i, w in enumerate(w_bits):

@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from hwsim import Allocation, load_config
 from hwsim.fileio import atomic_write_text
+from hwsim.formats import float_layer_format
 
 from .api import RESUME_FREE, SearchConfig
 from .budget import LambdaController, format_cost, parse_target, repair
@@ -257,7 +258,7 @@ class SearchSetup:
         return out
 
     def allocation(self, indices: np.ndarray, meta: dict[str, Any]) -> Allocation:
-        bits = {n: (8, 8) for n in self.workload.names}
+        bits = {n: float_layer_format().bits for n in self.workload.names}
         for n, (i, j) in zip(self.searched, indices):
             bits[n] = (self.w_bits[int(i)], self.a_bits[int(j)])
         floats = [n for n in self.workload.names if n not in self.mixed]

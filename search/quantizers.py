@@ -18,18 +18,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cache, cached_property, lru_cache
+from functools import cache, cached_property
 
 import numpy as np
 import torch
 
+from hwsim import formats
+from hwsim.formats import GAUSS_STEPS, HWGQ_STEPS, optimal_uniform_step  # noqa: F401 (re-export)
+
 from .errors import SearchError
 
-#: HWGQ activation steps for a unit-variance half-Gaussian input (Cai et al. 2017), bits -> step.
-HWGQ_STEPS: dict[int, float] = {1: 0.799, 2: 0.538, 3: 0.3217, 4: 0.185}
-#: MSE-optimal uniform steps for N(0, 1) (Max 1960), bits -> step in units of std(W).
-GAUSS_STEPS: dict[int, float] = {1: 1.596, 2: 0.996, 3: 0.586, 4: 0.336}
-#: Above this many bits a quantizer is the identity (weights) or a plain ReLU (activations).
+#: Above this many bits a quantizer is the identity (weights) or a plain ReLU (activations):
+#: the width a *network* treats as "not quantized". It is not a hardware width: the hardware
+#: runs float layers at ``hwsim.formats.FLOAT_LAYER_BITS``.
 FLOAT_BITS = 16
 
 
@@ -39,63 +40,14 @@ def _check_bits(bits: int, what: str, minimum: int = 1) -> int:
     return int(bits)
 
 
-def _cell_sq_err(a: np.ndarray, b: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """∫_a^b (x - q)^2 φ(x) dx for the standard normal density φ (vectorised, a/b may be ±inf)."""
-    from scipy.stats import norm
-
-    def parts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        pdf = norm.pdf(x)
-        with np.errstate(invalid="ignore"):
-            xpdf = np.where(np.isfinite(x), x * pdf, 0.0)
-        return norm.cdf(x), pdf, xpdf
-
-    ca, pa, xa = parts(a)
-    cb, pb, xb = parts(b)
-    return (cb - ca) - (xb - xa) + 2 * q * (pb - pa) + q * q * (cb - ca)
-
-
-def _uniform_mse(step: float, bits: int, half: bool) -> float:
-    n = 2**bits
-    k = np.arange(n, dtype=np.float64)
-    if half:  # levels k·Δ on the positive half of N(0,1), thresholds at (k ± 1/2)Δ
-        lo = np.where(k == 0, 0.0, (k - 0.5) * step)
-        hi = np.where(k == n - 1, np.inf, (k + 0.5) * step)
-        return float(2 * _cell_sq_err(lo, hi, k * step).sum())
-    lvl = (k - n / 2 + 0.5) * step  # mid-rise levels (k + 1/2)Δ, symmetric
-    lo = np.where(k == 0, -np.inf, (k - n / 2) * step)
-    hi = np.where(k == n - 1, np.inf, (k - n / 2 + 1) * step)
-    return float(_cell_sq_err(lo, hi, lvl).sum())
-
-
-@lru_cache(maxsize=64)
-def optimal_uniform_step(bits: int, half: bool) -> float:
-    """MSE-optimal uniform step for N(0,1) (``half=False``, 2^b mid-rise levels) or for its
-    positive half (``half=True``, levels 0..(2^b-1)Δ). Reproduces Max's table for the Gaussian."""
-    from scipy.optimize import minimize_scalar
-
-    bits = _check_bits(bits, "optimal_uniform_step")
-    hi = 4.0 * 2.0 ** (-bits + 1)
-    res = minimize_scalar(
-        lambda d: _uniform_mse(d, bits, half),
-        bounds=(1e-7, hi),
-        method="bounded",
-        options={"xatol": 1e-9},
-    )
-    return float(res.x)
-
-
 def hwgq_step(bits: int) -> float:
-    """HWGQ step Δ_b for unit-variance input: the paper's constants for 1..4 bits; above 4 bits
-    (extension) the MSE-optimal uniform step for the positive half of N(0,1)."""
-    bits = _check_bits(bits, "hwgq")
-    return HWGQ_STEPS[bits] if bits in HWGQ_STEPS else optimal_uniform_step(bits, half=True)
+    """HWGQ step Δ_b for unit-variance input (the rule: :func:`hwsim.formats.hwgq_step`)."""
+    return formats.hwgq_step(_check_bits(bits, "hwgq"))
 
 
 def gaussian_step(bits: int) -> float:
-    """Weight step g_b in units of std(W): the paper's constants for 1..4 bits; above 4 bits
-    (extension) the MSE-optimal uniform step for N(0,1), computed numerically."""
-    bits = _check_bits(bits, "gaussian_weight")
-    return GAUSS_STEPS[bits] if bits in GAUSS_STEPS else optimal_uniform_step(bits, half=False)
+    """Weight step g_b in units of std(W) (the rule: :func:`hwsim.formats.gaussian_step`)."""
+    return formats.gaussian_step(_check_bits(bits, "gaussian_weight"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,24 +222,14 @@ def fixed_act(x: torch.Tensor, bits: int, frac: int, signed: bool = False) -> to
     return _ste(x, fixed_act_grid(bits, frac, signed))
 
 
-def _nearest_pow2_exponent(value: float) -> int:
-    return int(math.floor(math.log2(value) + 0.5))
-
-
 def weight_frac(w: torch.Tensor | float, bits: int) -> int:
-    """Fraction bits for fixed weights: -round(log2(g_b · std(W))) (power of two nearest the
-    MSE-optimal Gaussian step; ties round up in log2). ``w`` may be the std itself."""
+    """Fraction bits for fixed weights from ``std(W)`` (``w`` may be the std itself); the rule:
+    :func:`hwsim.formats.weight_frac_for_std`."""
     std = float(w.detach().std()) if isinstance(w, torch.Tensor) else float(w)
-    if not (std > 0 and math.isfinite(std)):
-        return int(bits) - 1  # degenerate (all-equal) weights: grid [-1, 1)
-    return -_nearest_pow2_exponent(gaussian_step(bits) * std)
+    return formats.weight_frac_for_std(std, bits)
 
 
 def act_frac(running_std: float, bits: int, signed: bool = False) -> int:
-    """Fraction bits for fixed activations: -round(log2(Δ_b · running_std)), Δ_b the HWGQ step
-    (unsigned input); for a signed input the Gaussian step g_b is used instead (symmetric data)."""
-    std = float(running_std)
-    if not (std > 0 and math.isfinite(std)):
-        std = 1.0
-    step = gaussian_step(bits) if signed else hwgq_step(bits)
-    return -_nearest_pow2_exponent(step * std)
+    """Fraction bits for fixed activations from the input's running std; the rule:
+    :func:`hwsim.formats.act_frac_for_std`."""
+    return formats.act_frac_for_std(float(running_std), bits, signed)

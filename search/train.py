@@ -18,6 +18,7 @@ from tqdm import tqdm
 from hwsim import Allocation, parse_bits
 from hwsim.errors import AllocationError
 from hwsim.fileio import atomic_write_text, check_out_dir
+from hwsim.formats import float_layer_format
 
 from .api import EvalConfig, TrainConfig
 from .checkpoint import load_checkpoint, save_checkpoint, seed_everything
@@ -31,7 +32,7 @@ MODEL_FILE = "model.pt"
 def uniform_allocation(
     workload: Any, bits: str, first: str = "float", last: str = "float"
 ) -> Allocation:
-    """Every layer at ``bits`` ("W/A"), except a float first/last layer (8/8, in float_layers)."""
+    """Every layer at ``bits`` ("W/A"), except a float first/last layer (at the float-layer width, in float_layers)."""
     try:
         w, a = parse_bits(bits)
     except AllocationError as exc:
@@ -42,7 +43,7 @@ def uniform_allocation(
         floats.append(names[0])
     if last == "float" and names[-1] not in floats:
         floats.append(names[-1])
-    alloc = {n: ((8, 8) if n in floats else (w, a)) for n in names}
+    alloc = {n: (float_layer_format().bits if n in floats else (w, a)) for n in names}
     return Allocation(alloc, floats, {"uniform": f"{w}/{a}"})
 
 

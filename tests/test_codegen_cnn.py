@@ -11,9 +11,10 @@ import pytest
 from codegen_helpers import digits, heldout_samples, train_fixed
 
 from codegen.emit import emit
-from codegen.export import from_search_model
+from codegen.export import export_model
 from hwsim.allocation import Allocation
 from hwsim.config import load_config
+from search.convert import export_fixed
 from search.zoo import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,7 +25,7 @@ ALLOC = Allocation({"0": (8, 8), "4": (4, 3), "8": (2, 4), "13": (8, 8)}, ["0", 
 @pytest.fixture(scope="module")
 def emitted(tmp_path_factory):
     model, acc = train_fixed(build_model("digits_cnn"), ALLOC, steps=300)
-    qm = from_search_model(model, ALLOC, (1, 8, 8))
+    qm = export_model(*export_fixed(model, ALLOC), (1, 8, 8))
     out = tmp_path_factory.mktemp("cnn") / "prj"
     res = emit(
         qm,

@@ -15,9 +15,10 @@ from codegen_helpers import digits, heldout_samples, train_fixed
 from torch import nn
 
 from codegen.emit import emit
-from codegen.export import from_search_model
+from codegen.export import export_model
 from hwsim.allocation import Allocation
 from hwsim.config import load_config
+from search.convert import export_fixed
 
 FPGA = Path(__file__).resolve().parents[1] / "accel_configs" / "fpga_xc7z020.yaml"
 
@@ -57,7 +58,7 @@ ALLOC = Allocation(
 @pytest.fixture(scope="module")
 def trained():
     model, acc = train_fixed(MobileBlock(), ALLOC, steps=150)
-    return from_search_model(model, ALLOC, (1, 8, 8)), acc
+    return export_model(*export_fixed(model, ALLOC), (1, 8, 8)), acc
 
 
 @pytest.mark.parametrize("io_type", ["io_stream", "io_parallel"])
@@ -90,3 +91,52 @@ def test_mobile_layers_bit_exact(trained, tmp_path, io_type):
     assert "nnet::clip<" in cpp
     assert re.search(r"depthwise_conv_2d\w*<", cpp), "depthwise conv not emitted as DepthwiseConv2D"
     assert (out / "firmware" / "nnet_utils" / "nnet_clip.h").is_file()
+
+
+class CatBlock(nn.Module):
+    """Two branches concatenated on channels (positional ``dim``), then two flattened tensors
+    concatenated (negative ``dim``): the pre-flight rewrites each call so hls4ml 1.3.0's frontend,
+    which reads the axis only from ``kwargs['dim']``, sees it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(1, 6, 3, padding=1)
+        self.a = nn.Conv2d(6, 4, 1)
+        self.b = nn.Conv2d(6, 4, 3, padding=1)
+        self.mix = nn.Conv2d(8, 8, 1)
+        self.pool = nn.MaxPool2d(2)
+        self.pool_b = nn.MaxPool2d(2)
+        self.fc = nn.Linear(8 * 4 * 4 + 4 * 4 * 4, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.stem(x))
+        b = torch.relu(self.b(y))
+        z = torch.cat([torch.relu(self.a(y)), b], 1)
+        z = self.pool(torch.relu(self.mix(z)))
+        feat = torch.cat((torch.flatten(z, 1), torch.flatten(self.pool_b(b), 1)), dim=-1)
+        return self.fc(feat)
+
+
+CAT_ALLOC = Allocation(
+    {"stem": (8, 8), "a": (4, 4), "b": (3, 4), "mix": (4, 3), "fc": (8, 8)}, ["stem", "fc"]
+)
+
+
+def test_concatenation_bit_exact(tmp_path):
+    model, acc = train_fixed(CatBlock(), CAT_ALLOC, steps=100)
+    assert acc > 0.3
+    qm = export_model(*export_fixed(model, CAT_ALLOC), (1, 8, 8))
+    res = emit(
+        qm,
+        tmp_path / "prj",
+        samples=heldout_samples(200),
+        calib=digits()[0][:512].double().numpy(),
+        io_type="io_parallel",
+        progress=False,
+    )
+    assert res.verify.line() == "verify: 200/200 samples bit-exact (max |diff| = 0)"
+    cats = [p for p in res.plan.nodes if p.op == "concat"]
+    assert [c.shape for c in cats] == [(8, 8, 8), (192,)]
+    assert [c.params["dim"] for c in cats] == [1, 1]
+    cpp = (tmp_path / "prj" / "firmware" / "myproject.cpp").read_text()
+    assert cpp.count("nnet::concatenate") == 2

@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 from codegen_helpers import digits, heldout_samples, train_fixed
 
-from codegen.export import from_search_model
+from codegen.export import export_model
 from codegen.fixed import FixedType
 from codegen.hls import Parallelism, write_project
 from codegen.plan import build_plan
 from codegen.verify import verify
 from hwsim.allocation import Allocation
+from search.convert import export_fixed
 from search.zoo import build_model
 
 # digits_mlp: 0 Flatten, 1 Linear(64,64), 2 BN, 3 ReLU, 4 Linear(64,32), 5 BN, 6 ReLU, 7 Linear
@@ -24,7 +25,7 @@ ALLOC = Allocation({"1": (8, 8), "4": (3, 5), "7": (8, 8)}, ["1", "7"])
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     model, acc = train_fixed(build_model("digits_mlp"), ALLOC, steps=300)
-    qm = from_search_model(model, ALLOC, (1, 8, 8))
+    qm = export_model(*export_fixed(model, ALLOC), (1, 8, 8))
     plan = build_plan(qm, digits()[0][:512].double().numpy(), "io_parallel")
     out = tmp_path_factory.mktemp("mlp") / "prj"
     par = {"4": Parallelism(4, "Resource")}

@@ -148,16 +148,29 @@ def test_covering_is_narrowest_exact_type():
 
 
 def test_export_refuses_search_phase_and_paper_family_layers():
-    from codegen.export import from_search_model
+    """search's export to codegen's input refuses layers without ap_fixed types; codegen itself
+    refuses a model whose layers are not plain, and a quantized layer whose record has no grids."""
+    from codegen.export import export_model
     from hwsim.allocation import Allocation
+    from search.convert import export_fixed
+    from search.errors import SearchError
     from search.layers import MixedConv2d, QConv2d
 
     alloc = Allocation({"body.0": (4, 4)})
     mixed = Wrap(MixedConv2d(nn.Conv2d(1, 4, 3), [2, 4], [2, 4], family="fixed"))
     with pytest.raises(
-        CodegenError, match=r"layer 'body.0': a search-phase MixedConv2d.*edmips train"
+        SearchError, match=r"layer 'body.0': a search-phase MixedConv2d.*edmips train"
     ):
-        from_search_model(mixed, alloc, (1, 8, 8))
+        export_fixed(mixed, alloc)
     paper = Wrap(QConv2d(nn.Conv2d(1, 4, 3), 4, 4, family="paper"))
-    with pytest.raises(CodegenError, match=r"layer 'body.0': family 'paper'.*family='fixed'"):
-        from_search_model(paper, alloc, (1, 8, 8))
+    with pytest.raises(SearchError, match=r"layer 'body.0': family 'paper'.*family='fixed'"):
+        export_fixed(paper, alloc)
+    with pytest.raises(CodegenError, match=r"layer 'body.0' \(QConv2d\): not a plain"):
+        export_model(paper, alloc, (1, 8, 8))
+    with pytest.raises(CodegenError, match=r"layer 'body.0': the allocation's format record"):
+        export_model(Wrap(nn.Conv2d(1, 4, 3)), alloc, (1, 8, 8))
+    fixed = Wrap(QConv2d(nn.Conv2d(1, 4, 3), 4, 4, family="fixed"))
+    plain, full = export_fixed(fixed, alloc)
+    rec = full.formats["body.0"]
+    assert rec.known and rec.bits == (4, 4) and type(plain.body[0]) is nn.Conv2d
+    assert export_model(plain, full, (1, 8, 8)).layers["body.0"].weight.width == 4

@@ -12,8 +12,10 @@ from codegen_helpers import digits, heldout_samples, train_fixed
 from torch import nn
 
 from codegen.emit import emit
-from codegen.export import from_search_model
+from codegen.export import export_model
 from hwsim.allocation import Allocation
+from hwsim.formats import float_layer_format
+from search.convert import export_fixed
 
 
 class ResNetlet(nn.Module):
@@ -46,7 +48,7 @@ ALLOC = Allocation(
 @pytest.fixture(scope="module")
 def emitted(tmp_path_factory):
     model, acc = train_fixed(ResNetlet(), ALLOC, steps=200)
-    qm = from_search_model(model, ALLOC, (1, 8, 8))
+    qm = export_model(*export_fixed(model, ALLOC), (1, 8, 8))
     out = tmp_path_factory.mktemp("res") / "prj"
     res = emit(
         qm,
@@ -74,8 +76,10 @@ def test_residual_quantizers_placed(emitted):
     # conv1 reads relu(bn0) (also the skip): unsigned 4-bit
     relu = plan.node("relu")
     assert relu.quant_point == "conv1" and relu.result.hls().startswith("ap_ufixed<4,")
-    # pooling layers got explicit exact types
+    # the global pooling's result is the input
+    # of the float last layer, quantized to the float-layer width (the width hwsim costs)
     gap = plan.node("net_gap")
-    assert gap.types["accum"].frac == gap.types["result"].frac
+    assert gap.quant_point == "fc" and gap.result.width == float_layer_format().a_bits
+    assert gap.result.rounding == "RND" and gap.result.overflow == "SAT"
     assert "ap_fixed<6," in (out / "firmware" / "defines.h").read_text()
     assert "no accelerator config" in " ".join(res.notes)

@@ -223,6 +223,14 @@ def test_full_pipeline_with_verified_firmware(tmp_path):
     defines = (out / "firmware" / "firmware" / "defines.h").read_text()
     m = re.search(r"typedef (?:nnet::array<)?ap_u?fixed<(\d+),[^;]* input_t;", defines)
     assert m is not None and int(m.group(1)) == first["a_bits"] == 8
+    # ... and so does the float last layer's input (the result type of the node feeding it)
+    last = sim["layers"][-1]
+    i = next(k for k, r in enumerate(e["layers"]) if r["module"] == last["name"])
+    feed = e["layers"][i - 1]["types"]["result"]
+    assert re.match(r"ap_u?fixed<8,", feed) and last["a_bits"] == 8, feed
+    for row in (first, last):
+        line = f"float layer {row['name']}: emitted and costed at {row['w_bits']}/8 bits"
+        assert line in e["float_layers"] and line in md, line
     again, _ = _quiet_run(small(emit=True, fpga_sim=True, epochs=1), out)
     assert again.ran == [] and again.skipped == list(STAGES)
 
