@@ -13,9 +13,31 @@ import os
 from pathlib import Path
 from typing import Any
 
+from hwsim import Allocation, Report, plot_reports
 from hwsim.fileio import atomic_write_text
 
-from .experiment import Experiment, bits_dir
+from .experiment import Experiment, accel_key, bits_dir
+from .plots import Point, plot_accuracy_vs_cost, plot_allocation, plot_bit_probabilities
+
+# metric of a search -> the key of hwsim's Report.totals that measures it
+METRIC_TOTAL = {
+    "latency": "latency_s",
+    "energy": "energy_per_inference_pj",
+    "edp": "edp_js",
+    "dram": "dram_bytes",
+    "lut": "lut",
+    "dsp": "dsp",
+    "bitops": "bitops",
+}
+TOTAL_UNIT = {
+    "latency_s": "s",
+    "energy_per_inference_pj": "pJ",
+    "edp_js": "J*s",
+    "dram_bytes": "bytes",
+    "lut": "LUTs",
+    "dsp": "DSPs",
+    "bitops": "bit-ops",
+}
 
 TOTALS_SHOWN = (
     ("latency_s", "latency (s)"),
@@ -87,11 +109,6 @@ def _decision_lines(ss: dict[str, Any]) -> list[str]:
 
 def write_report(run_dir: str | os.PathLike, exp: Experiment) -> Path:
     """Write ``run_dir/report.md`` and its PNGs under ``run_dir/plots``; returns the report path."""
-    from hwsim import Allocation, Report, plot_reports
-
-    from .pipeline import METRIC_TOTAL, TOTAL_UNIT, accel_key
-    from .plots import Point, plot_accuracy_vs_cost, plot_allocation, plot_bit_probabilities
-
     run = Path(run_dir)
     plots = run / "plots"
     plots.mkdir(parents=True, exist_ok=True)

@@ -180,10 +180,11 @@ def describe(
     model: type[BaseModel],
     raw: Any,
     key: Callable[[str], str],
+    sep: str = ": ",
 ) -> str:
     """The first error of ``exc`` as one line. ``key(path)`` renders a dotted field path as the
     user wrote it (``--epochs`` on the command line, ``file: train.epochs`` in an experiment);
-    ``raw`` is the input (the offending value is quoted as given). A model may name the fields
+    ``raw`` is the input (the offending value is quoted as given, after ``sep``). A model may name the fields
     its caller sets itself in a class attribute ``owned`` (reported as "set by the pipeline")."""
     err = exc.errors()[0]
     names: list[str] = []
@@ -205,13 +206,13 @@ def describe(
         extra = " (set by the pipeline)" if owned else ""
         return f"{key(path)}: unknown key{extra} (known: {', '.join(sorted(parent.model_fields))})"
     if err["type"] == "value":
-        return f"{key(path)}: {value!r}: {err['msg']}"
+        return f"{key(path)}{sep}{value!r}: {err['msg']}"
     if err["type"] in ("model_type", "model_attributes_type", "dict_type"):
         return f"{key(path)}: expected a mapping of keys, got {type(value).__name__}"
     if not names:
         return f"{key('')}: {err['msg']}" if key("") else err["msg"]
     ann = parent.model_fields[names[-1]].rebuild_annotation()
-    return f"{key(path)}: {value!r} is not of type {type_name(ann)}"
+    return f"{key(path)}{sep}{value!r} is not of type {type_name(ann)}"
 
 
 def flag(path: str) -> str:
@@ -219,18 +220,23 @@ def flag(path: str) -> str:
     return "--" + path.replace("_", "-") if path else ""
 
 
-class ConfigBase(BaseModel):
-    """Base of every config: unknown keys are errors, assignments are validated, path-like values
-    become strings; ``to_dict``/``from_dict`` round-trip (JSON/YAML-safe). Errors from the
-    constructor and ``from_dict`` are :class:`SearchError` lines naming the option and value."""
+class PlainConfig(BaseModel):
+    """Unknown keys are errors, assignments are validated. The base of configs nested in
+    others (their errors are reported by the outer config, naming the key path)."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+
+
+class ConfigBase(PlainConfig):
+    """Base of every stage config: path-like values become strings; ``to_dict``/``from_dict``
+    round-trip (JSON/YAML-safe). Errors from the constructor and ``from_dict`` are
+    :class:`SearchError` lines naming the option and value."""
 
     def __init__(self, **data: Any) -> None:
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise SearchError(describe(exc, type(self), data, flag)) from None
+            raise SearchError(describe(exc, type(self), data, flag, " ")) from None
 
     @model_validator(mode="before")
     @classmethod
@@ -254,7 +260,7 @@ class ConfigBase(BaseModel):
         return cls.model_fields[name].get_default(call_default_factory=True)
 
 
-class FpgaTarget(ConfigBase):
+class FpgaTarget(PlainConfig):
     """A throughput target and io type for the FPGA design (``fpga_dataflow`` configs only): the
     reuse factors are chosen for ``target_ii`` cycles per image (hwsim's ``target_ii`` reuse
     policy) instead of the config's own policy. Applied once to the config by :meth:`apply`, so
@@ -348,8 +354,7 @@ class SearchConfig(TrainingConfig):
     metric: str | None = Field(
         None,
         description="hardware cost to budget: latency (s), energy (pJ), edp (pJ*s), dram (bytes),"
-        " lut, dsp (FPGA), bitops (MACs*w*a, no accelerator needed); default: the target's"
-        " metric, else latency with an accelerator and bitops without",
+        " lut, dsp (FPGA), bitops (MACs*w*a, no accelerator needed)",
     )
     target: str | None = Field(
         None,
@@ -545,12 +550,3 @@ def config_from_args(cls: type[ConfigBase], args: argparse.Namespace, **override
         values["progress"] = not given["no_progress"]
     values.update(overrides)
     return cls(**values)
-
-
-def add_progress_argument(parser: argparse.ArgumentParser) -> None:
-    """``--no-progress``: the inverse of the ``progress`` field (default: shown)."""
-    parser.add_argument(
-        "--no-progress",
-        action="store_true",
-        help="no progress bars or per-epoch lines (default: shown)",
-    )

@@ -147,7 +147,7 @@ def test_artefacts_and_report(story):
 
 def test_changed_config_errors_without_force(story, tmp_path):
     exp = small()
-    exp.train["epochs"] = 2
+    exp.train.epochs = 2
     with pytest.raises(ExperimentError, match=r"stage 'train' in .* different config.*--force"):
         _quiet_run(exp, story["out"])
 
