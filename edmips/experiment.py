@@ -139,10 +139,11 @@ class EmitConfig(ConfigBase):
 
 # ---- sections of the experiment file, derived from the stage configs ----
 class Section(BaseModel):
-    """One section of an experiment file: the keys given there (``given()``)."""
+    """One section of an experiment file: the keys given there (``given()``). ``hints``: why a
+    key of the stage's config is refused here (set at the top level, or by the pipeline)."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
-    owned: ClassVar[frozenset[str]] = frozenset()
+    hints: ClassVar[dict[str, str]] = {}
 
     def given(self) -> dict[str, Any]:
         """The keys the file (or a later assignment) set, as plain values."""
@@ -153,7 +154,8 @@ def section_of(
     cls: type[BaseModel], name: str, exclude: set[str] | tuple[str, ...], owned: set[str]
 ) -> type[Section]:
     """A :class:`Section` with ``cls``'s fields (annotation, value checks, default,
-    description) minus ``exclude``; ``owned`` are reported as set by the pipeline."""
+    description) minus ``exclude``; ``owned`` are reported as set by the pipeline, the other
+    excluded fields of the experiment's top level as set there."""
     fields: dict[str, Any] = {}
     for k, f in cls.model_fields.items():
         if k in exclude:
@@ -165,7 +167,8 @@ def section_of(
             kw["default"] = f.default
         fields[k] = (f.rebuild_annotation(), Field(**kw))
     model = create_model(name, __base__=Section, **fields)
-    model.owned = frozenset(owned)
+    top = {k: "set at the top level of the experiment" for k in (*COMMON, "fpga")}
+    model.hints = {k: top.get(k, "set by the pipeline") for k in exclude if k in top or k in owned}
     return model
 
 

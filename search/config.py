@@ -184,8 +184,8 @@ def describe(
 ) -> str:
     """The first error of ``exc`` as one line. ``key(path)`` renders a dotted field path as the
     user wrote it (``--epochs`` on the command line, ``file: train.epochs`` in an experiment);
-    ``raw`` is the input (the offending value is quoted as given, after ``sep``). A model may name the fields
-    its caller sets itself in a class attribute ``owned`` (reported as "set by the pipeline")."""
+    ``raw`` is the input (the offending value is quoted as given, after ``sep``). A model may
+    explain keys it refuses in a class attribute ``hints`` (key -> "set by the pipeline")."""
     err = exc.errors()[0]
     names: list[str] = []
     parent: Any = model  # the model holding the last name
@@ -202,8 +202,8 @@ def describe(
             parent = sub
     path = ".".join(names)
     if err["type"] == "extra_forbidden":
-        owned = names[-1] in getattr(parent, "owned", ())
-        extra = " (set by the pipeline)" if owned else ""
+        hint = getattr(parent, "hints", {}).get(names[-1])
+        extra = f" ({hint})" if hint else ""
         return f"{key(path)}: unknown key{extra} (known: {', '.join(sorted(parent.model_fields))})"
     if err["type"] == "value":
         return f"{key(path)}{sep}{value!r}: {err['msg']}"
