@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         " that the firmware differs from it, and by how much.",
     )
     src = p.add_mutually_exclusive_group(required=True)
-    add_field_argument(src, EmitConfig, "model_file", default=None, default_text="none")
+    add_field_argument(src, EmitConfig, "model_file")
     add_field_argument(src, EmitConfig, "zoo", metavar="NAME")
     add_field_argument(p, EmitConfig, "alloc")
     add_field_argument(p, EmitConfig, "bits")
@@ -83,6 +83,8 @@ def _load(cfg: EmitConfig) -> tuple[Any, Any, dict[str, Any]]:
                 )
             alloc = given  # same widths, maybe with stored FPGA plans
         return model, alloc, meta
+    if not cfg.zoo:
+        raise SearchError("give a trained model file (--model-file) or a zoo model (--zoo)")
     if cfg.zoo not in MODELS:
         raise SearchError(f"unknown model '{cfg.zoo}' (known: {', '.join(MODELS)})")
     info = MODELS[cfg.zoo]

@@ -97,9 +97,7 @@ class EmitConfig(ConfigBase):
     much the firmware differs.
     """
 
-    model_file: str | None = Field(
-        "runs/train/model.pt", description="model.pt written by 'edmips train'"
-    )
+    model_file: str | None = Field(None, description="model.pt written by 'edmips train'")
     zoo: str | None = Field(
         None,
         description="build an untrained zoo model instead (tests/smoke runs; needs --alloc or --bits)",

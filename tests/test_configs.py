@@ -56,8 +56,8 @@ def test_cli_defaults_equal_model_defaults(command: str) -> None:
         if a.dest not in model.model_fields:
             continue
         seen.add(a.dest)
-        if a.required or (a.dest == "model_file" and command == "emit"):
-            continue  # given on every call (emit: --model-file or --zoo, one of them required)
+        if a.required:
+            continue  # given on every call
         assert a.default == model.default_of(a.dest), (command, a.dest)
     missing = set(model.model_fields) - seen - {"fpga"}
     assert not missing, f"{command}: fields without an option: {sorted(missing)}"
