@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     g = p.add_mutually_exclusive_group(required=True)
     add_field_argument(g, SearchConfig, "target")
-    add_field_argument(g, SearchConfig, "lam", "--lambda", type=float)
+    add_field_argument(g, SearchConfig, "lam", type=float)
     add_field_argument(p, SearchConfig, "w_bits", type=bit_list, default_text="per family")
     add_field_argument(p, SearchConfig, "a_bits", type=bit_list)
     add_field_argument(p, SearchConfig, "preset", choices=list(PRESETS))

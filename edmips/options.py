@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import argparse
 
-from search.config import ConfigBase, NetworkConfig, TrainingConfig, add_field_argument
+from search.config import (
+    FAMILIES,
+    LAYER_POLICIES,
+    ConfigBase,
+    NetworkConfig,
+    TrainingConfig,
+    add_field_argument,
+)
 from search.data import DATASETS
 
 
@@ -34,9 +41,9 @@ def add_network_args(p: argparse.ArgumentParser, cls: type[NetworkConfig]) -> No
     train subset, batch size, seed)."""
     add_field_argument(p, cls, "model")
     add_data_args(p, cls)
-    add_field_argument(p, cls, "family", choices=["paper", "fixed"])
-    add_field_argument(p, cls, "first", choices=["float", "search"])
-    add_field_argument(p, cls, "last", choices=["float", "search"])
+    add_field_argument(p, cls, "family", choices=list(FAMILIES))
+    add_field_argument(p, cls, "first", choices=list(LAYER_POLICIES))
+    add_field_argument(p, cls, "last", choices=list(LAYER_POLICIES))
     add_field_argument(p, cls, "train_subset", type=int, metavar="N")
     add_field_argument(p, cls, "batch_size", type=int)
     add_field_argument(p, cls, "seed", type=int)

@@ -30,6 +30,7 @@ from hwsim.fpga_plan import with_target
 
 from .budget import parse_target
 from .errors import SearchError
+from .layers import FAMILIES
 
 if TYPE_CHECKING:
     from hwsim.config import AccelConfig
@@ -42,7 +43,6 @@ RESUME_FREE = {"resume", "force", "workers", "out", "progress", "epochs"}
 #: symmetric ``ap_fixed``, which needs at least 2 bits.
 DEFAULT_W_BITS: dict[str, list[int]] = {"paper": [1, 2, 3, 4], "fixed": [2, 3, 4]}
 DEFAULT_A_BITS: list[int] = [2, 3, 4]
-FAMILIES = ("paper", "fixed")
 LAYER_POLICIES = ("float", "search")
 
 #: Search presets: the architecture parameters' optimizer and schedule.
@@ -236,7 +236,16 @@ class ConfigBase(PlainConfig):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise SearchError(describe(exc, type(self), data, flag, " ")) from None
+            raise SearchError(describe(exc, type(self), data, self._flag, " ")) from None
+
+    @classmethod
+    def _flag(cls, path: str) -> str:
+        """The command-line option of a field path (a field may name its own, e.g. --lambda)."""
+        info = cls.model_fields.get(path.split(".")[0])
+        extra = info.json_schema_extra if info is not None else None
+        if isinstance(extra, dict) and isinstance(extra.get("flag"), str) and "." not in path:
+            return extra["flag"]
+        return flag(path)
 
     @model_validator(mode="before")
     @classmethod
@@ -363,6 +372,7 @@ class SearchConfig(TrainingConfig):
     )
     lam: NonNegativeFloat | None = Field(
         None,
+        json_schema_extra={"flag": "--lambda"},
         description="fixed cost weight (the paper's gamma) instead of a target: loss = CE + lambda"
         " * cost / cost(8/8); with a target: the initial lambda",
     )
@@ -538,7 +548,10 @@ def add_field_argument(
         kwargs["help"] = f"{info.description} ({tail})"
     if "dest" not in kwargs and flags:
         kwargs["dest"] = name
-    return parser.add_argument(*(flags or (flag(name),)), **kwargs)
+    flags = flags or (model._flag(name),)
+    if flags[0] != flag(name):
+        kwargs.setdefault("dest", name)
+    return parser.add_argument(*flags, **kwargs)
 
 
 def config_from_args(cls: type[ConfigBase], args: argparse.Namespace, **overrides: Any) -> Any:

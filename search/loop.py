@@ -119,11 +119,8 @@ class SearchSetup:
         self.cfg = cfg
         if cfg.metric not in METRICS:
             raise SearchError(f"--metric '{cfg.metric}': unknown (known: {', '.join(METRICS)})")
+        # target syntax and its metric were checked by SearchConfig
         self.target = parse_target(cfg.target) if cfg.target else None
-        if self.target is not None and self.target.metric != cfg.metric:
-            raise SearchError(
-                f"--target '{cfg.target}' is on {self.target.metric} but --metric is {cfg.metric}"
-            )
         if self.target is None and cfg.lam is None:
             raise SearchError("give a budget with --target METRIC=VALUE or a fixed --lambda")
         # the FPGA target (if any) is applied once here: the cost tables see the same design
