@@ -12,8 +12,9 @@ from collections.abc import Sequence
 
 from search.api import EvalConfig, SearchConfig, TrainConfig, evaluate, search, train
 
+from .cmd_emit import emit
 from .experiment import EmitConfig, Experiment, ExperimentError, SimulateConfig
-from .pipeline import STAGES, RunResult, emit, simulate
+from .pipeline import STAGES, RunResult, simulate
 from .pipeline import run as _run
 
 __all__ = [

@@ -1,9 +1,37 @@
-"""``edmips emit``: write a trained fixed-family network as an hls4ml project, verified bit-exactly."""
+"""``edmips emit``: write a trained fixed-family network as an hls4ml project, verified
+bit-exactly. :func:`emit` is the one emit stage: the command and ``edmips run`` both call it with
+an :class:`edmips.experiment.EmitConfig`."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
+
+import torch
+
+from codegen.emit import EmitResult
+from codegen.emit import emit as cg_emit
+from codegen.errors import CodegenError
+from codegen.export import export_model
+from hwsim.allocation import Allocation
+from hwsim.config import load_config
+from hwsim.fileio import check_out_dir
+from search.config import add_field_argument, apply_fpga, config_from_args
+from search.convert import export_fixed
+from search.data import load_dataset
+from search.errors import SearchError
+from search.train import build_fixed, load_trained
+from search.zoo import MODELS
+
+from .experiment import EmitConfig
+from .options import add_progress_argument
+
+_IO = {"stream": "io_stream", "parallel": "io_parallel"}
+
+
+def _io_type(text: str) -> str:
+    """``stream``/``parallel`` are short for ``io_stream``/``io_parallel``."""
+    return _IO.get(text, text)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,154 +47,96 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         " that the firmware differs from it, and by how much.",
     )
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument(
-        "--model-file", default=None, help="OUT/model.pt written by 'edmips train' (default: none)"
+    add_field_argument(src, EmitConfig, "model_file")
+    add_field_argument(src, EmitConfig, "zoo", metavar="NAME")
+    add_field_argument(p, EmitConfig, "alloc")
+    add_field_argument(p, EmitConfig, "bits")
+    add_field_argument(p, EmitConfig, "accel")
+    add_field_argument(p, EmitConfig, "out", required=True)
+    add_field_argument(p, EmitConfig, "verify", type=int, metavar="N")
+    add_field_argument(
+        p,
+        EmitConfig,
+        "io_type",
+        type=_io_type,
+        choices=("auto", "io_stream", "io_parallel"),
+        metavar="{auto,stream,parallel}",
     )
-    src.add_argument(
-        "--zoo",
-        default=None,
-        metavar="NAME",
-        help="build an untrained zoo model instead (tests/smoke runs; needs --alloc or --bits;"
-        " default: none)",
-    )
-    p.add_argument(
-        "--alloc",
-        default=None,
-        help="allocation.yaml, e.g. one carrying the FPGA plan written by 'simulate'"
-        " (default: the model file's allocation)",
-    )
-    p.add_argument(
-        "--bits", default=None, help="with --zoo: uniform W/A for non-float layers (default: none)"
-    )
-    p.add_argument(
-        "--accel",
-        default=None,
-        help="fpga_dataflow accelerator config: part, clock and the budgeted design"
-        " (default: none; then RF 1, Latency strategy, part xc7z020clg400-1, 10 ns)",
-    )
-    p.add_argument("--out", required=True, help="project folder to create (required)")
-    p.add_argument(
-        "--verify",
-        type=int,
-        default=200,
-        metavar="N",
-        help="held-out samples to C-simulate, 0 to skip (default: 200)",
-    )
-    p.add_argument(
-        "--io-type",
-        choices=("stream", "parallel"),
-        default=None,
-        help="override the budgeted design's io type (default: the budgeted design's, i.e. the"
-        " config's io_type; without --accel: stream when a conv is too big for io_parallel)",
-    )
-    p.add_argument(
-        "--backend",
-        choices=("vitis", "vivado"),
-        default="vitis",
-        help="hls4ml backend the project is written for (default: vitis)",
-    )
-    p.add_argument(
-        "--target-ii",
-        type=float,
-        default=None,
-        metavar="CYCLES",
-        help="override the budgeted design's throughput target, cycles per image: reuse factors"
-        " are re-chosen for it (default: the budgeted design's, i.e. the config's reuse policy)",
-    )
-    p.add_argument(
-        "--data", default=None, help="data set for samples (default: the model's data set)"
-    )
-    p.add_argument(
-        "--data-dir", default=None, help="folder of the data set files (default: built-in paths)"
-    )
-    p.add_argument(
-        "--force", action="store_true", help="replace an existing --out folder (default: off)"
-    )
-    p.add_argument(
-        "--no-progress", action="store_true", help="hide the progress bar (default: shown)"
-    )
+    add_field_argument(p, EmitConfig, "backend", choices=("vitis", "vivado"))
+    add_field_argument(p, EmitConfig, "target_ii", type=float, metavar="CYCLES")
+    add_field_argument(p, EmitConfig, "data")
+    add_field_argument(p, EmitConfig, "data_dir")
+    add_field_argument(p, EmitConfig, "force")
+    add_progress_argument(p)
     p.set_defaults(func=run)
 
 
-def _load(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
-    from hwsim.allocation import Allocation
-
-    if args.model_file:
-        from search.train import load_trained
-
-        model, alloc, meta = load_trained(args.model_file)
-        if args.alloc:
-            given = Allocation.load(args.alloc)
+def _load(cfg: EmitConfig) -> tuple[Any, Any, dict[str, Any]]:
+    """(model, allocation, meta) of a model file (with ``alloc``'s stored plans when given) or
+    of an untrained zoo model."""
+    if cfg.model_file:
+        model, alloc, meta = load_trained(cfg.model_file)
+        if cfg.alloc:
+            given = Allocation.load(cfg.alloc)
             if given.bits != alloc.bits:
-                from codegen.errors import CodegenError
-
                 raise CodegenError(
-                    f"{args.alloc}: allocation differs from the one {args.model_file} was trained with"
+                    f"{cfg.alloc}: allocation differs from the one {cfg.model_file} was trained with"
                 )
             alloc = given  # same widths, maybe with stored FPGA plans
         return model, alloc, meta
-    from search.train import build_fixed
-    from search.zoo import MODELS
-
-    if args.zoo not in MODELS:
-        from search.errors import SearchError
-
-        raise SearchError(f"unknown model '{args.zoo}' (known: {', '.join(MODELS)})")
-    info = MODELS[args.zoo]
-    alloc = Allocation.load(args.alloc) if args.alloc else None
+    if not cfg.zoo:
+        raise SearchError("give a trained model file (--model-file) or a zoo model (--zoo)")
+    if cfg.zoo not in MODELS:
+        raise SearchError(f"unknown model '{cfg.zoo}' (known: {', '.join(MODELS)})")
+    info = MODELS[cfg.zoo]
+    alloc = Allocation.load(cfg.alloc) if cfg.alloc else None
     model, alloc, _ = build_fixed(
-        args.zoo, info.input_shape, info.num_classes, alloc, args.bits, "fixed"
+        cfg.zoo, info.input_shape, info.num_classes, alloc, cfg.bits, "fixed"
     )
-    return (
-        model,
-        alloc,
-        {"family": "fixed", "data": "digits", "zoo_args": {"input_shape": info.input_shape}},
-    )
+    meta = {"family": "fixed", "data": "digits", "zoo_args": {"input_shape": info.input_shape}}
+    return model, alloc, meta
 
 
-def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from codegen.emit import emit
-    from codegen.errors import CodegenError
-    from codegen.export import export_model
-    from hwsim.config import load_config
-    from hwsim.fileio import check_out_dir
-    from search.convert import export_fixed
-    from search.data import load_dataset
-
-    check_out_dir(args.out)  # before loading and exporting, not after
-    accel = load_config(args.accel) if args.accel else None
-    model, alloc, meta = _load(args)
+def emit(cfg: EmitConfig) -> EmitResult:
+    """Emit ``cfg.model_file`` (or the zoo model ``cfg.zoo``) as an hls4ml project in
+    ``cfg.out``, verifying ``cfg.verify`` test samples bit-exactly (g++ C simulation). The
+    accelerator config is taken under the experiment's FPGA target (``cfg.fpga``), so the design
+    is the one the search costed and ``simulate`` reported. Returns codegen's ``EmitResult``."""
+    check_out_dir(cfg.out)  # before loading and exporting, not after
+    accel = apply_fpga(load_config(cfg.accel), cfg.fpga) if cfg.accel else None
+    model, alloc, meta = _load(cfg)
     if meta.get("family", "fixed") != "fixed":
         raise CodegenError(
-            f"model family '{meta.get('family')}' has no exact hls4ml types: train with --family fixed"
+            f"{cfg.model_file}: family '{meta.get('family')}' has no exact hls4ml types:"
+            " train with family fixed"
         )
-    data = args.data or meta.get("data") or "digits"
-    train_set, test_set, info = load_dataset(data, args.data_dir)
+    data = cfg.data or meta.get("data") or "digits"
+    train_set, test_set, info = load_dataset(data, cfg.data_dir)
     shape = tuple(int(s) for s in info["input_shape"])
     calib = torch.stack([train_set[i][0] for i in range(min(512, len(train_set)))])
-    if args.zoo:  # untrained: record activation statistics once so the formats are sensible
+    if cfg.zoo:  # untrained: record activation statistics once so the formats are sensible
         model.train()
         with torch.no_grad():
             model(calib)
         model.eval()
-    n = min(int(args.verify), len(test_set))
+    n = min(int(cfg.verify), len(test_set))
     samples = torch.stack([test_set[i][0] for i in range(n)]).double().numpy() if n > 0 else None
-    qm = export_model(*export_fixed(model, alloc), shape)
-    io_type = {"stream": "io_stream", "parallel": "io_parallel", None: None}[args.io_type]
-    res = emit(
-        qm,
-        args.out,
+    return cg_emit(
+        export_model(*export_fixed(model, alloc), shape),
+        cfg.out,
         accel=accel,
         samples=samples,
         calib=calib.double().numpy(),
-        io_type=io_type,
-        force=args.force,
-        backend={"vitis": "Vitis", "vivado": "Vivado"}[args.backend],
-        target_ii_cycles=args.target_ii,
-        progress=not args.no_progress,
+        io_type=None if cfg.io_type == "auto" else cfg.io_type,
+        force=cfg.force,
+        backend={"vitis": "Vitis", "vivado": "Vivado"}[cfg.backend],
+        target_ii_cycles=cfg.target_ii,
+        progress=cfg.progress,
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    res = emit(config_from_args(EmitConfig, args))
     print(res.report, end="")
     print(f"wrote {res.out_dir}")
     return 0

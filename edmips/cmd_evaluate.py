@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 
+from hwsim.config import load_config
 from hwsim.fileio import atomic_write_text, check_out_file
+from search.api import EvalConfig, evaluate
+from search.config import add_field_argument, config_from_args
+
+from .options import add_data_args, add_progress_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,39 +20,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Load OUT/model.pt from 'edmips train', rebuild the fixed-precision network and"
         " measure top-1 accuracy on the test split (optionally with the allocation's hardware totals).",
     )
-    p.add_argument("--model-file", required=True, help="model.pt written by 'edmips train'")
-    p.add_argument(
-        "--data",
-        default=None,
-        choices=["digits", "fmnist", "cifar10", "imagefolder"],
-        help="data set (default: the one the model was trained on)",
-    )
-    p.add_argument("--data-dir", default=None, help="folder of the data set files")
-    p.add_argument(
-        "--batch-size", type=int, default=256, help="evaluation batch size (default 256)"
-    )
-    p.add_argument(
-        "--accel",
-        default=None,
-        help="also simulate the model's allocation on this accelerator config",
-    )
+    add_field_argument(p, EvalConfig, "model_file", required=True)
+    add_data_args(p, EvalConfig)
+    add_field_argument(p, EvalConfig, "batch_size", type=int)
+    add_field_argument(p, EvalConfig, "accel")
     p.add_argument("--json", default=None, metavar="FILE", help="write the result as JSON to FILE")
     p.add_argument("--force", action="store_true", help="overwrite --json FILE if it exists")
+    add_progress_argument(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from search.api import EvalConfig, evaluate
-
     if args.json:
         check_out_file(args.json, args.force, "--json")
     if args.accel:  # a broken config is an error now, not after the evaluation
-        from hwsim.config import load_config
-
         load_config(args.accel)
-    res = evaluate(
-        EvalConfig(args.model_file, args.data, args.data_dir, args.batch_size, args.accel)
-    )
+    res = evaluate(config_from_args(EvalConfig, args))
     if args.json:
         atomic_write_text(args.json, json.dumps(res, indent=2) + "\n")
     return 0

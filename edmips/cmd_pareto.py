@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import argparse
 
-from edmips.cmd_search import add_data_args, bit_list
-from hwsim.metrics import cost_names, help_text
+from hwsim.fileio import check_out_dir
+from hwsim.metrics import cost_names
+from search.config import add_field_argument, config_from_args
+
+from .options import add_network_args, add_progress_argument, bit_list
+from .pareto import ParetoConfig, run_pareto
 
 
 def _list(text: str) -> list[str]:
@@ -27,102 +31,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         " OUT/crosscheck.{md,csv} and per accelerator OUT/<accel>_acc_vs_{latency,energy}.png."
         " Finished sub-runs (OUT/runs/*) are skipped when the command is run again.",
     )
-    p.add_argument("--model", default="digits_cnn", help="zoo model name (default digits_cnn)")
-    add_data_args(p)
-    p.add_argument(
-        "--accel",
-        action="append",
-        required=True,
-        metavar="YAML",
-        help="accelerator config; repeat for each accelerator (e.g. accel_configs/stripes.yaml)",
+    add_network_args(p, ParetoConfig)
+    add_field_argument(
+        p, ParetoConfig, "accels", "--accel", action="append", required=True, metavar="YAML"
     )
-    p.add_argument(
-        "--metric",
-        default="latency",
-        choices=cost_names(hardware=True, universal=True),
-        help="hardware cost the searches target: "
-        + help_text(cost_names(hardware=True, universal=True))
-        + " (default latency)",
-    )
-    p.add_argument(
-        "--targets",
-        type=_list,
-        default=["0.4x", "0.6x"],
-        help="relative targets: fractions of the searched layers' cost at uniform 8/8 on each"
-        " accelerator, as 'edmips search --target' reads them; a target an accelerator cannot"
-        " reach is skipped there (default 0.4x,0.6x)",
-    )
-    p.add_argument(
-        "--uniform",
-        type=_list,
-        default=["2/2", "4/4", "8/8"],
-        help="uniform W/A baselines, trained once (default 2/2,4/4,8/8)",
-    )
-    p.add_argument(
-        "--w-bits",
-        type=bit_list,
-        default=None,
-        help="candidate weight bit-widths of every search, e.g. 2,4,8 (default: edmips search's)",
-    )
-    p.add_argument(
-        "--a-bits",
-        type=bit_list,
-        default=None,
-        help="candidate activation bit-widths of every search (default: edmips search's)",
-    )
-    p.add_argument(
-        "--bitops",
-        action="store_true",
-        help="also search against BitOps (MACs x w x a, the paper's cost) at the same targets",
-    )
-    p.add_argument("--family", default="paper", choices=["paper", "fixed"], help="quantizers")
-    p.add_argument("--search-epochs", type=int, default=6, help="epochs per search (default 6)")
-    p.add_argument(
-        "--train-epochs", type=int, default=6, help="epochs per final training (default 6)"
-    )
-    p.add_argument(
-        "--train-subset",
-        type=int,
-        default=None,
-        metavar="N",
-        help="use N training images (a seeded random subset; default all)",
-    )
-    p.add_argument("--batch-size", type=int, default=64, help="minibatch size (default 64)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument(
-        "--force", action="store_true", help="start over: delete the sub-runs already in OUT"
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_field_argument(p, ParetoConfig, "metric", choices=cost_names(hardware=True, universal=True))
+    add_field_argument(p, ParetoConfig, "targets", type=_list)
+    add_field_argument(p, ParetoConfig, "uniform", type=_list)
+    add_field_argument(p, ParetoConfig, "w_bits", type=bit_list)
+    add_field_argument(p, ParetoConfig, "a_bits", type=bit_list)
+    add_field_argument(p, ParetoConfig, "bitops")
+    add_field_argument(p, ParetoConfig, "search_epochs", type=int)
+    add_field_argument(p, ParetoConfig, "train_epochs", type=int)
+    add_field_argument(p, ParetoConfig, "out", required=True)
+    add_field_argument(p, ParetoConfig, "force")
+    add_progress_argument(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from edmips.pareto import ParetoConfig, run_pareto
-    from hwsim.fileio import check_out_dir
-
     check_out_dir(args.out)
-    cfg = ParetoConfig(
-        accels=args.accel,
-        model=args.model,
-        data=args.data,
-        data_dir=args.data_dir,
-        metric=args.metric,
-        targets=args.targets,
-        uniform=args.uniform,
-        w_bits=args.w_bits,
-        a_bits=args.a_bits,
-        bitops=args.bitops,
-        family=args.family,
-        search_epochs=args.search_epochs,
-        train_epochs=args.train_epochs,
-        train_subset=args.train_subset,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        out=args.out,
-        force=args.force,
-        progress=not args.no_progress,
-    )
+    cfg = config_from_args(ParetoConfig, args)
     res = run_pareto(cfg)
     print(
         f"{len(res['ran'])} sub-runs ran, {len(res['skipped'])} skipped (finished before);"

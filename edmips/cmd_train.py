@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from edmips.cmd_search import add_common_train_args, config_from_args
+from hwsim.fileio import check_out_dir
+from search.api import TrainConfig, train
+from search.config import add_field_argument, config_from_args
+
+from .options import add_training_args
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,29 +20,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         " test split and write OUT/model.pt (model, allocation, family, weights, accuracy) and"
         " OUT/train_summary.json.",
     )
-    add_common_train_args(p, epochs=15, step_epoch=6)
+    add_training_args(p, TrainConfig)
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument(
-        "--allocation", default=None, help="allocation.yaml written by 'edmips search'"
-    )
-    src.add_argument(
-        "--bits", default=None, help="uniform baseline W/A for every non-float layer, e.g. 2/2"
-    )
-    p.add_argument(
-        "--init-from-search",
-        default=None,
-        metavar="CKPT",
-        help="start from the weights of a search checkpoint (OUT/checkpoint.pt) instead of from scratch",
-    )
-    p.add_argument("--out", default="runs/train", help="output folder (default runs/train)")
+    add_field_argument(src, TrainConfig, "allocation")
+    add_field_argument(src, TrainConfig, "bits")
+    add_field_argument(p, TrainConfig, "init_from_search", metavar="CKPT")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from hwsim.fileio import check_out_dir
-    from search.api import TrainConfig, train
-
     check_out_dir(args.out)  # before training, not after it
-    cfg = config_from_args(TrainConfig, args)
-    train(cfg)
+    train(config_from_args(TrainConfig, args))
     return 0

@@ -21,16 +21,28 @@ import csv
 import io
 import json
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
 from tqdm import tqdm
 
-from hwsim import Allocation, load_config, simulate
+from hwsim import Allocation, load_config, parse_bits, simulate
 from hwsim.errors import HwsimError
 from hwsim.fileio import atomic_write_text
 from hwsim.metrics import COSTS, bitops
+from search.api import search, train
+from search.config import BitList, NetworkConfig, PositiveInt, SearchConfig, TrainConfig
+from search.convert import LayerPolicy, convert_for_search, mixed_layers
+from search.cost import HardwareCost, supported_candidates
+from search.data import load_dataset
+from search.trace import trace_workload
+from search.train import uniform_allocation
+from search.zoo import build_model
+
+from .experiment import accel_key
+from .plots import Point, plot_accuracy_vs_cost
 
 CONFIG_FILE = "pareto_config.json"
 # keys of ParetoConfig whose change makes finished sub-runs of an output folder stale
@@ -40,6 +52,8 @@ SAME_KEYS = (
     "data_dir",
     "metric",
     "family",
+    "first",
+    "last",
     "search_epochs",
     "train_epochs",
     "train_subset",
@@ -52,36 +66,69 @@ class ParetoError(HwsimError):
     """A user mistake in the input of ``edmips pareto`` (printed as one line, exit 2)."""
 
 
-@dataclass
-class ParetoConfig:
-    """One accuracy-vs-cost study. Targets are fractions (``"0.5x"``) of the searched layers'
-    cost at uniform 8/8 on each accelerator, as ``edmips search --target latency=0.5x`` reads
-    them (float first/last layers are a constant outside the fraction); a target that an
-    accelerator cannot reach is skipped there. Epochs are counts; ``train_subset`` is a number of
-    training images."""
+class ParetoConfig(NetworkConfig):
+    """One accuracy-vs-cost study: the network fields of :class:`search.config.NetworkConfig`
+    (model, data, family, layer policy, train subset, batch size, seed: passed unchanged to every
+    search and training, see :meth:`search_config` / :meth:`train_config`) plus the study's own.
+    Targets are fractions (``"0.5x"``) of the searched layers' cost at uniform 8/8 on each
+    accelerator, as ``edmips search --target latency=0.5x`` reads them (float first/last layers
+    are a constant outside the fraction); a target that an accelerator cannot reach is skipped
+    there. Epochs are counts; ``train_subset`` is a number of training images."""
 
-    accels: list[str]
-    model: str = "digits_cnn"
-    data: str = "digits"
-    data_dir: str | None = None
-    metric: str = "latency"
-    targets: list[str] = field(default_factory=lambda: ["0.4x", "0.6x"])
-    uniform: list[str] = field(default_factory=lambda: ["2/2", "4/4", "8/8"])
-    bitops: bool = False
-    family: str = "paper"
-    w_bits: list[int] | None = None  # candidate weight bits (None: edmips search's default)
-    a_bits: list[int] | None = None  # candidate activation bits (None: edmips search's default)
-    search_epochs: int = 6
-    train_epochs: int = 6
-    train_subset: int | None = None
-    batch_size: int = 64
-    seed: int = 0
-    out: str = "runs/pareto"
-    force: bool = False
+    accels: list[str] = Field(
+        description="accelerator config; repeat for each accelerator (e.g."
+        " accel_configs/stripes.yaml)"
+    )
+    metric: str = Field("latency", description="hardware cost the searches target")
+    targets: list[str] = Field(
+        default_factory=lambda: ["0.4x", "0.6x"],
+        description="relative targets: fractions of the searched layers' cost at uniform 8/8 on"
+        " each accelerator, as 'edmips search --target' reads them; a target an accelerator"
+        " cannot reach is skipped there",
+    )
+    uniform: list[str] = Field(
+        default_factory=lambda: ["2/2", "4/4", "8/8"],
+        description="uniform W/A baselines, trained once",
+    )
+    bitops: bool = Field(
+        False,
+        description="also search against BitOps (MACs x w x a, the paper's cost) at the same targets",
+    )
+    w_bits: BitList | None = Field(
+        None, description="candidate weight bit-widths of every search (default: edmips search's)"
+    )
+    a_bits: BitList | None = Field(
+        None,
+        description="candidate activation bit-widths of every search (default: edmips search's)",
+    )
+    search_epochs: PositiveInt = Field(6, description="epochs per search")
+    train_epochs: PositiveInt = Field(6, description="epochs per final training")
+    out: str = Field("runs/pareto", description="output folder")
+    force: bool = Field(False, description="start over: delete the sub-runs already in OUT")
     progress: bool = True
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def search_config(self, **kw: Any) -> SearchConfig:
+        """A sub-run's search: this study's network fields, candidates and search epochs (the
+        learning rate steps two thirds of the way through), plus ``kw``."""
+        bits = {k: list(v) for k, v in (("w_bits", self.w_bits), ("a_bits", self.a_bits)) if v}
+        return SearchConfig(
+            **self.network_fields(),
+            **bits,
+            epochs=self.search_epochs,
+            step_epoch=_step(self.search_epochs),
+            progress=self.progress,
+            **kw,
+        )
+
+    def train_config(self, **kw: Any) -> TrainConfig:
+        """A sub-run's final training (network fields, train epochs), plus ``kw``."""
+        return TrainConfig(
+            **self.network_fields(),
+            epochs=self.train_epochs,
+            step_epoch=_step(self.train_epochs),
+            progress=self.progress,
+            **kw,
+        )
 
 
 @dataclass
@@ -99,11 +146,6 @@ class SubRun:
 def _step(epochs: int) -> int:
     """Learning-rate step epoch: two thirds of the way through (at least 1)."""
     return max(1, (2 * epochs + 2) // 3)
-
-
-def accel_key(path: str) -> str:
-    """Short name of an accelerator file, used in run names and column names (its stem)."""
-    return Path(path).stem
 
 
 def _validate(cfg: ParetoConfig) -> None:
@@ -135,35 +177,18 @@ def _validate(cfg: ParetoConfig) -> None:
             )
     if len(set(cfg.targets)) != len(cfg.targets):
         raise ParetoError(f"--targets {','.join(cfg.targets)}: a target is repeated")
-    from hwsim import parse_bits
-
     for b in cfg.uniform:
         try:
             parse_bits(b)
         except HwsimError as exc:
             raise ParetoError(f"--uniform '{b}': {exc}") from None
-    for key in ("search_epochs", "train_epochs", "batch_size"):
-        if int(getattr(cfg, key)) < 1:
-            raise ParetoError(
-                f"--{key.replace('_', '-')} {getattr(cfg, key)}: expected a positive integer"
-            )
-    if cfg.train_subset is not None and cfg.train_subset < 1:
-        raise ParetoError(f"--train-subset {cfg.train_subset}: expected a positive integer")
-    if cfg.family not in ("paper", "fixed"):
-        raise ParetoError(f"--family '{cfg.family}': expected paper or fixed")
 
 
 def check_feasible(cfg: ParetoConfig) -> tuple[dict[tuple[str, str], float], Any]:
     """Before any training: which (accelerator key, target) pairs cannot be met (the cheapest
     allocation costs more); returns them with that cheapest relative cost, and the network's
     workload. A target met on no accelerator raises :class:`ParetoError`."""
-    from search.convert import LayerPolicy, convert_for_search, mixed_layers
-    from search.cost import HardwareCost, supported_candidates
-    from search.data import load_dataset
-    from search.trace import trace_workload
-    from search.zoo import build_model
-
-    defaults = _search_defaults(cfg.family)
+    defaults = cfg.search_config()
     _, _, info = load_dataset(cfg.data, cfg.data_dir, split_seed=0)
     shape = tuple(info["input_shape"])
     bad: dict[tuple[str, str], float] = {}
@@ -172,12 +197,10 @@ def check_feasible(cfg: ParetoConfig) -> tuple[dict[tuple[str, str], float], Any
     for path in cfg.accels:
         metric = cfg.metric
         acc = load_config(path)
-        w, a = supported_candidates(
-            acc, cfg.w_bits or defaults.w_bits, cfg.a_bits or defaults.a_bits, quiet=True
-        )
+        w, a = supported_candidates(acc, defaults.w_bits, defaults.a_bits, quiet=True)
         model = build_model(cfg.model, num_classes=info["num_classes"], input_shape=shape)
         wl = trace_workload(model, shape, batch=1, name=cfg.model)
-        convert_for_search(model, w, a, cfg.family, LayerPolicy(defaults.first, defaults.last))
+        convert_for_search(model, w, a, cfg.family, LayerPolicy(cfg.first, cfg.last))
         mixed = mixed_layers(model)
         searched = [n for n in wl.names if n in mixed]
         cost = HardwareCost.from_workload(wl, acc, metric, searched, w, a)
@@ -193,13 +216,6 @@ def check_feasible(cfg: ParetoConfig) -> tuple[dict[tuple[str, str], float], Any
                 f" allocations, relative to the searched layers at 8/8: {lows})"
             )
     return bad, workload
-
-
-def _search_defaults(family: str = "paper") -> Any:
-    """SearchConfig's defaults for a quantizer family (the weight bits depend on it)."""
-    from search.api import SearchConfig
-
-    return SearchConfig(family=family)
 
 
 def plan(cfg: ParetoConfig, skip: set[tuple[str, str]] | None = None) -> list[SubRun]:
@@ -236,7 +252,7 @@ def _check_out(cfg: ParetoConfig) -> Path:
         saved = json.loads(saved_path.read_text())
         now = cfg.to_dict()
         for k in SAME_KEYS:
-            if saved.get(k) != now.get(k):
+            if saved.get(k, now.get(k)) != now.get(k):  # keys a study made before lacks: default
                 raise ParetoError(
                     f"--out {out}: holds a study made with {k}={saved.get(k)!r}, this run has"
                     f" {k}={now.get(k)!r} (use --force to start over or another --out)"
@@ -266,8 +282,6 @@ def _search(
 ) -> Path:
     """Run or resume the search of ``run``; returns its allocation file. A BitOps run gets as
     budget the BitOps of the ``matched`` allocation (the hardware search it is compared to)."""
-    from search.api import SearchConfig, search
-
     if (folder / "summary.json").exists():
         return folder / "allocation.yaml"
     metric = cfg.metric
@@ -278,24 +292,12 @@ def _search(
         # the same BitOps budget as the hardware-aware allocation it is compared to
         budget = allocation_bitops(workload, Allocation.load(matched))
         target = f"bitops={budget * (1 + 1e-9):.10g}"
-    scfg = SearchConfig(
-        model=cfg.model,
-        data=cfg.data,
-        data_dir=cfg.data_dir,
+    scfg = cfg.search_config(
         accel=run.accel_file,
         metric=metric,
         target=target,
-        family=cfg.family,
-        **({"w_bits": list(cfg.w_bits)} if cfg.w_bits else {}),
-        **({"a_bits": list(cfg.a_bits)} if cfg.a_bits else {}),
-        train_subset=cfg.train_subset,
-        epochs=cfg.search_epochs,
-        step_epoch=_step(cfg.search_epochs),
-        batch_size=cfg.batch_size,
-        seed=cfg.seed,
         out=str(folder),
         resume=(folder / "checkpoint.pt").exists(),
-        progress=cfg.progress,
     )
     search(scfg)
     return folder / "allocation.yaml"
@@ -303,26 +305,14 @@ def _search(
 
 def _train(cfg: ParetoConfig, run: SubRun, folder: Path, allocation: Path | None) -> dict:
     """Run the final training of ``run`` unless finished; returns its train summary."""
-    from search.api import TrainConfig, train
-
     done = folder / "train_summary.json"
     if done.exists():
         return json.loads(done.read_text())
-    tcfg = TrainConfig(
-        model=cfg.model,
-        data=cfg.data,
-        data_dir=cfg.data_dir,
+    tcfg = cfg.train_config(
         allocation=str(allocation) if allocation else None,
         bits=run.bits,
-        family=cfg.family,
-        train_subset=cfg.train_subset,
-        epochs=cfg.train_epochs,
-        step_epoch=_step(cfg.train_epochs),
-        batch_size=cfg.batch_size,
-        seed=cfg.seed,
         out=str(folder),
         force=True,  # a model.pt without train_summary.json is an interrupted run of ours
-        progress=cfg.progress,
     )
     return train(tcfg)
 
@@ -343,8 +333,6 @@ def simulate_rows(
     batch-1 inference, s), ``energy_pj`` (per inference, pJ) and both relative to uniform 8/8."""
     first = summaries[runs[0].name]
     configs = {accel_key(a): load_config(a) for a in accels}
-    from search.train import uniform_allocation
-
     ref = uniform_allocation(wl, "8/8", first["policy"]["first"], first["policy"]["last"])
     ref_tot = {k: simulate(wl, ref, c).totals for k, c in configs.items()}
     rows = []
@@ -466,8 +454,6 @@ def write_outputs(
     out: Path, cfg: ParetoConfig, rows: list[dict[str, Any]], cross: list[dict[str, Any]]
 ) -> list[Path]:
     """Tables (md, csv, json) and per-accelerator accuracy-vs-cost plots; returns the paths."""
-    from edmips.plots import Point, plot_accuracy_vs_cost
-
     cols = main_columns(cfg)
     csv_keys = [k for k, _ in cols if k != "allocation_text"] + ["target", "allocation_text"]
     files = [out / "pareto.md", out / "pareto.csv", out / "pareto.json"]

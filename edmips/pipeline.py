@@ -27,16 +27,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hwsim.fileio import atomic_write_text, check_out_dir
+from tqdm import tqdm
 
+from hwsim import Allocation, load_config, plot_reports
+from hwsim import simulate as hw_simulate
+from hwsim.fileio import atomic_write_text, check_out_dir
+from hwsim.fpga_plan import FpgaPlan, make_plan
+from search.api import search, train
+from search.config import apply_fpga
+from search.trace import trace_workload
+from search.train import load_trained
+from search.zoo import MODELS, build_model
+
+from .cmd_emit import emit
 from .experiment import (
-    EmitConfig,
     Experiment,
     ExperimentError,
     SimulateConfig,
+    accel_key,
     bits_dir,
     config_hash,
 )
+from .report import write_report
 
 STAGES = ("search", "train", "baselines", "simulate", "emit", "report")
 MARKERS = ".stages"
@@ -48,27 +60,21 @@ STAGE_OUTPUT = {
     "emit": "firmware/emit.json",
     "report": "report.md",
 }
+
+
 # ---- stage: simulate ----
 PLAN_ALLOCATION = "allocation.yaml"  # in the simulate folder: the allocation with its FPGA plans
 
 
-def fpga_plan(wl: Any, alloc: Any, config: Any) -> Any:
+def fpga_plan(wl: Any, alloc: Allocation, config: Any) -> FpgaPlan:
     """The FPGA plan of ``alloc`` on ``config``: the one stored with the allocation, else the
     one hwsim's FPGA model computes (what the search's cost tables costed)."""
-    from hwsim.fpga_plan import make_plan
-
     stored = alloc.fpga_plans.get(config.name)
     return stored if stored is not None else make_plan(wl, alloc, config)
 
 
-def _workload_and_allocation(cfg: SimulateConfig) -> tuple[Any, Any]:
-    from hwsim import Allocation
-    from search.trace import trace_workload
-    from search.zoo import MODELS, build_model
-
+def _workload_and_allocation(cfg: SimulateConfig) -> tuple[Any, Allocation]:
     if cfg.model_file:
-        from search.train import load_trained
-
         _, alloc, meta = load_trained(cfg.model_file)
         name = meta["model_name"]
         zoo = meta["zoo_args"]
@@ -87,34 +93,23 @@ def _workload_and_allocation(cfg: SimulateConfig) -> tuple[Any, Any]:
     return wl, alloc
 
 
-def accel_key(path: str) -> str:
-    """File stem used for an accelerator's outputs: ``accel_configs/stripes.yaml`` -> ``stripes``."""
-    return Path(path).stem
-
-
 def simulate(cfg: SimulateConfig) -> dict[str, Any]:
     """Simulate the network on every config in ``cfg.accels``; write one JSON report and one PNG
     per accelerator, ``all.png`` side by side and ``summary.json`` (totals per accelerator:
-    latency in s, energy per inference in pJ, ...). Returns ``{accel key: hwsim Report}``."""
-    from tqdm import tqdm
-
-    from hwsim import load_config, plot_reports
-    from hwsim import simulate as hw_simulate
-
+    latency in s, energy per inference in pJ, ...). FPGA configs are taken under ``cfg.fpga``
+    (the experiment's throughput target). Returns ``{accel key: hwsim Report}``."""
     if not cfg.accels:
         raise ExperimentError("simulate.accels: empty (list accelerator config files)")
     out = Path(cfg.out)
     if (out / "summary.json").exists() and not cfg.force:
         raise ExperimentError(f"{out}: holds a simulation already (use --force to overwrite)")
-    if cfg.batch < 1:
-        raise ExperimentError(f"simulate.batch: {cfg.batch}: must be at least 1")
     wl, alloc = _workload_and_allocation(cfg)
     reports = {}
     for path in tqdm(cfg.accels, desc="simulate", leave=False, disable=not cfg.progress):
         key = accel_key(path)
         if key in reports:
             raise ExperimentError(f"simulate.accels: '{path}': two configs named '{key}'")
-        config = load_config(path)
+        config = apply_fpga(load_config(path), cfg.fpga)
         if config.type == "fpga_dataflow":  # simulate the FPGA plan, and store it
             plan = fpga_plan(wl, alloc, config)
             alloc = alloc.with_plan(plan)
@@ -134,57 +129,6 @@ def simulate(cfg: SimulateConfig) -> dict[str, Any]:
     }
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return reports
-
-
-# ---- stage: emit ----
-def emit(cfg: EmitConfig, allocation: str | None = None) -> Any:
-    """Emit ``cfg.model_file`` as an hls4ml project in ``cfg.out``, verifying ``cfg.verify`` test
-    samples bit-exactly (g++ C simulation). ``allocation``: an allocation file with the model's
-    widths that carries the FPGA plans to emit (``simulate/allocation.yaml``). Returns codegen's
-    ``EmitResult``."""
-    import torch
-
-    from codegen.emit import emit as cg_emit
-    from codegen.errors import CodegenError
-    from codegen.export import export_model
-    from hwsim.config import load_config
-    from search.convert import export_fixed
-    from search.data import load_dataset
-    from search.train import load_trained
-
-    model, alloc, meta = load_trained(cfg.model_file)
-    if allocation is not None and Path(allocation).is_file():
-        from hwsim import Allocation
-
-        given = Allocation.load(allocation)
-        if given.bits != alloc.bits:
-            raise CodegenError(
-                f"{allocation}: allocation differs from the one {cfg.model_file} was trained with"
-            )
-        alloc = given
-    if meta.get("family") != "fixed":
-        raise CodegenError(
-            f"{cfg.model_file}: family '{meta.get('family')}' has no exact hls4ml types:"
-            " train with family fixed"
-        )
-    accel = load_config(cfg.accel) if cfg.accel else None
-    train_set, test_set, info = load_dataset(cfg.data or meta["data"], cfg.data_dir)
-    shape = tuple(int(s) for s in info["input_shape"])
-    calib = torch.stack([train_set[i][0] for i in range(min(512, len(train_set)))])
-    n = min(int(cfg.verify), len(test_set))
-    samples = torch.stack([test_set[i][0] for i in range(n)]).double().numpy() if n > 0 else None
-    return cg_emit(
-        export_model(*export_fixed(model, alloc), shape),
-        cfg.out,
-        accel=accel,
-        samples=samples,
-        calib=calib.double().numpy(),
-        io_type=None if cfg.io_type == "auto" else cfg.io_type,
-        force=cfg.force,
-        backend={"vitis": "Vitis", "vivado": "Vivado"}[cfg.backend],
-        target_ii_cycles=cfg.target_ii,
-        progress=cfg.progress,
-    )
 
 
 # ---- the run ----
@@ -212,15 +156,17 @@ class _Run:
         search = e.search_config(self.p("search")).to_dict()
         for k in ("out", "resume", "force", "progress", "workers"):
             search.pop(k)
+        if search.get("fpga") is None:  # keeps the hashes of runs made before the fpga section
+            search.pop("fpga", None)
         train = e.train_config(self.p("train")).to_dict()
         for k in ("out", "force", "progress", "workers", "allocation", "bits"):
             train.pop(k)
         cfg: dict[str, Any] = {"search": search, "files": {}}
-        accels = [e.search.get("accel")]  # the search (and so every later stage) reads it
+        accels = [e.search.accel]  # the search (and so every later stage) reads it
         if stage in ("simulate", "report"):
-            accels += e.simulate.get("accels", [])
-        if stage in ("emit", "report"):
-            accels.append((e.emit or {}).get("accel"))
+            accels += e.simulate.accels
+        if stage in ("emit", "report") and e.emit is not None:
+            accels.append(e.emit.accel)
         for a in accels:
             if a:  # an edited accelerator file changes the results of the stages that read it;
                 # keyed by file name, so the same experiment run from elsewhere hashes the same
@@ -232,9 +178,9 @@ class _Run:
         if stage == "baselines":  # uniform networks: independent of the search
             cfg = {"baselines": cfg["baselines"]}
         if stage in ("simulate", "report"):
-            cfg["simulate"] = dict(e.simulate)
+            cfg["simulate"] = e.simulate.given()
         if stage in ("emit", "report"):
-            cfg["emit"] = e.emit
+            cfg["emit"] = None if e.emit is None else e.emit.given()
         return cfg
 
     def marker(self, stage: str) -> Path:
@@ -256,8 +202,6 @@ class _Run:
 
     # stages
     def run_search(self, force: bool) -> None:
-        from search.api import search
-
         cfg = self.exp.search_config(self.p("search"), progress=self.progress)
         ckpt = Path(self.p("search", "checkpoint.pt"))
         pending = self.out / MARKERS / "search.pending.json"
@@ -272,16 +216,12 @@ class _Run:
         search(cfg, callback=self.search_callback)
 
     def run_train(self, force: bool) -> None:
-        from search.api import train
-
         alloc = self.p("search", "allocation.yaml")
         cfg = self.exp.train_config(self.p("train"), allocation=alloc, progress=self.progress)
         cfg.force = True  # an unfinished (or redone) stage: a model.pt there is a stale one
         train(cfg)
 
     def run_baselines(self, force: bool) -> None:
-        from search.api import train
-
         h = config_hash(self.stage_config("baselines"))
         for bits in self.exp.baselines:
             d = self.out / "baselines" / bits_dir(bits)
@@ -296,9 +236,6 @@ class _Run:
             atomic_write_text(sub, h + "\n")
 
     def run_simulate(self, force: bool) -> None:
-        from hwsim import load_config
-        from hwsim import simulate as hw_simulate
-
         cfg = self.exp.simulate_config(
             self.p("simulate"), self.p("train", "model.pt"), self.progress
         )
@@ -306,11 +243,11 @@ class _Run:
         simulate(cfg)
         # costs of every trained network (searched + baselines) on every accelerator, for the
         # accuracy-vs-cost plots; the searched accelerator is included
-        paths = list(dict.fromkeys(cfg.accels + [a for a in [self.exp.search.get("accel")] if a]))
+        paths = list(dict.fromkeys(cfg.accels + [a for a in [self.exp.search.accel] if a]))
         nets = {"searched": self.p("train", "model.pt")}
         nets.update({b: self.p("baselines", bits_dir(b), "model.pt") for b in self.exp.baselines})
         costs: dict[str, Any] = {}
-        configs = {accel_key(p): load_config(p) for p in paths}
+        configs = {accel_key(p): apply_fpga(load_config(p), cfg.fpga) for p in paths}
         for label, mf in nets.items():
             wl, alloc = _workload_and_allocation(SimulateConfig(model_file=mf, batch=cfg.batch))
             acc = json.loads((Path(mf).parent / "train_summary.json").read_text())["accuracy"]
@@ -324,12 +261,13 @@ class _Run:
     def run_emit(self, force: bool) -> None:
         cfg = self.exp.emit_config(self.p("firmware"), self.p("train", "model.pt"), self.progress)
         cfg.force = True  # an unfinished (or forced) stage of this run: its folder is ours
-        res = emit(cfg, self.p("simulate", PLAN_ALLOCATION))
+        plans = Path(self.p("simulate", PLAN_ALLOCATION))
+        if plans.is_file():  # the model's allocation with the FPGA plans simulate stored
+            cfg.alloc = str(plans)
+        res = emit(cfg)
         print(res.verify.line() if res.verify else "verify: not run")
 
     def run_report(self, force: bool) -> None:
-        from .report import write_report
-
         write_report(self.out, self.exp)
 
 

@@ -13,10 +13,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+from hwsim import Allocation, Report, plot_reports
 from hwsim.fileio import atomic_write_text
 from hwsim.metrics import REGISTRY, by_total
 
-from .experiment import Experiment, bits_dir
+from .experiment import Experiment, accel_key, bits_dir
+from .plots import Point, plot_accuracy_vs_cost, plot_allocation, plot_bit_probabilities
 
 
 def totals_shown() -> list[tuple[str, str]]:
@@ -88,11 +90,6 @@ def _decision_lines(ss: dict[str, Any]) -> list[str]:
 
 def write_report(run_dir: str | os.PathLike, exp: Experiment) -> Path:
     """Write ``run_dir/report.md`` and its PNGs under ``run_dir/plots``; returns the report path."""
-    from hwsim import Allocation, Report, plot_reports
-
-    from .pipeline import accel_key
-    from .plots import Point, plot_accuracy_vs_cost, plot_allocation, plot_bit_probabilities
-
     run = Path(run_dir)
     plots = run / "plots"
     plots.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,14 +26,12 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
 from hwsim import Allocation, load_config
 from hwsim.fileio import atomic_write_text
 from hwsim.formats import float_layer_format
 
-from .api import RESUME_FREE, SearchConfig
 from .budget import LambdaController, format_cost, parse_target, repair
 from .checkpoint import (
     load_checkpoint,
@@ -44,59 +41,25 @@ from .checkpoint import (
     set_rng_state,
     warm_start,
 )
+from .config import RESUME_FREE, SearchConfig, apply_fpga
+from .convert import LayerPolicy, convert_for_search, mixed_layers
 from .cost import METRICS, UNITS, HardwareCost, supported_candidates
 from .data import load_dataset, train_subset
+from .engine import (
+    check_finite,
+    dist_env,
+    evaluate_model,
+    init_distributed,
+    make_loader,
+    set_lr,
+    weight_optimizer,
+)
 from .errors import SearchError
+from .trace import trace_workload
+from .zoo import build_model
 
 CKPT = "checkpoint.pt"
 StepCallback = Callable[[int, int, nn.Module], None]
-
-
-# ---- distributed helpers ----
-def dist_env() -> tuple[int, int]:
-    """(rank, world_size) from torchrun's environment; (0, 1) when not distributed."""
-    if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
-        return int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-    return 0, 1
-
-
-def init_distributed() -> tuple[int, int]:
-    rank, world = dist_env()
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("gloo", rank=rank, world_size=world)
-    return rank, world
-
-
-def make_loader(
-    ds: Dataset,
-    batch_size: int,
-    shuffle: bool,
-    seed: int,
-    epoch: int,
-    workers: int,
-    world: int,
-    rank: int,
-) -> DataLoader:
-    """A loader whose order depends only on (seed, epoch): resumable without saved sampler state."""
-    if world > 1:
-        sampler = DistributedSampler(ds, num_replicas=world, rank=rank, shuffle=shuffle, seed=seed)
-        sampler.set_epoch(epoch)
-        return DataLoader(ds, batch_size=batch_size, sampler=sampler, num_workers=workers)
-    g = torch.Generator().manual_seed(seed * 100003 + epoch)
-    return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=g, num_workers=workers)
-
-
-def evaluate_model(model: nn.Module, ds: Dataset, batch_size: int = 256, workers: int = 0) -> float:
-    """Top-1 accuracy in [0, 1] of ``model`` (eval mode) on ``ds``."""
-    was = model.training
-    model.eval()
-    correct = total = 0
-    with torch.no_grad():
-        for x, y in DataLoader(ds, batch_size=batch_size, num_workers=workers):
-            correct += int((model(x).argmax(1) == y).sum())
-            total += int(y.numel())
-    model.train(was)
-    return correct / max(total, 1)
 
 
 def split_params(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
@@ -104,14 +67,6 @@ def split_params(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Paramete
     arch = [p for n, p in model.named_parameters() if "alpha" in n]
     weights = [p for n, p in model.named_parameters() if "alpha" not in n]
     return weights, arch
-
-
-def set_lr(opt: torch.optim.Optimizer, base: float, epoch: int, step_epoch: int) -> float:
-    """Step schedule: ``base * 0.1 ** (epoch // step_epoch)``."""
-    lr = base * 0.1 ** (epoch // max(step_epoch, 1))
-    for g in opt.param_groups:
-        g["lr"] = lr
-    return lr
 
 
 def warmup_epochs(cfg: SearchConfig) -> int:
@@ -162,30 +117,16 @@ class SearchSetup:
     """Model, data, cost and budget of one search, built from a :class:`SearchConfig`."""
 
     def __init__(self, cfg: SearchConfig, verbose: bool = True) -> None:
-        from .convert import LayerPolicy, convert_for_search, mixed_layers
-        from .trace import trace_workload
-        from .zoo import build_model
-
         self.cfg = cfg
         if cfg.metric not in METRICS:
             raise SearchError(f"--metric '{cfg.metric}': unknown (known: {', '.join(METRICS)})")
+        # target syntax and its metric were checked by SearchConfig
         self.target = parse_target(cfg.target) if cfg.target else None
-        if self.target is not None and self.target.metric != cfg.metric:
-            raise SearchError(
-                f"--target '{cfg.target}' is on {self.target.metric} but --metric is {cfg.metric}"
-            )
         if self.target is None and cfg.lam is None:
             raise SearchError("give a budget with --target METRIC=VALUE or a fixed --lambda")
-        if cfg.lam is not None and (not math.isfinite(cfg.lam) or cfg.lam < 0):
-            raise SearchError(f"--lambda {cfg.lam}: expected a non-negative number")
-        if cfg.family not in ("paper", "fixed"):
-            raise SearchError(f"--family '{cfg.family}': expected paper or fixed")
-        for key in ("epochs", "batch_size", "step_epoch"):
-            if int(getattr(cfg, key)) < 1:
-                raise SearchError(
-                    f"--{key.replace('_', '-')} {getattr(cfg, key)}: expected a positive integer"
-                )
-        self.accel = load_config(cfg.accel) if cfg.accel else None
+        # the FPGA target (if any) is applied once here: the cost tables see the same design
+        # that simulate and emit build from the same config and target
+        self.accel = apply_fpga(load_config(cfg.accel), cfg.fpga) if cfg.accel else None
         if self.accel is None and METRICS[cfg.metric].accel_free is None:
             raise SearchError(f"--metric {cfg.metric} needs an accelerator config (--accel FILE)")
         self.w_bits, self.a_bits = supported_candidates(
@@ -316,9 +257,7 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
     setup = SearchSetup(cfg, verbose=main)
     model = setup.model
     weights, arch = split_params(model)
-    opt_w = torch.optim.SGD(
-        weights, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
-    )
+    opt_w = weight_optimizer(weights, cfg)
     opt_a = arch_optimizer(cfg, arch)
     ctl = LambdaController(
         lam=cfg.lam if cfg.lam is not None else 1.0,
@@ -389,11 +328,13 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
                 if cfg.entropy:
                     ramp = float(cfg.entropy) * anneal_progress(cfg, temp)
                     loss = loss + ramp * entropy_term(probs).to(loss_ce.dtype)
-            if not torch.isfinite(loss):
-                raise SearchError(
-                    f"loss became {float(loss.detach())} at epoch {epoch + 1} step {step + 1} (try a smaller --lr"
-                    f" or --lra); the last checkpoint in {out} is intact"
-                )
+            check_finite(
+                loss,
+                epoch,
+                step,
+                "try a smaller --lr or --lra",
+                f"; the last checkpoint in {out} is intact",
+            )
             opt_w.zero_grad(set_to_none=True)
             opt_a.zero_grad(set_to_none=True)
             loss.backward()

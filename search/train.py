@@ -11,20 +11,22 @@ import json
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 from tqdm import tqdm
 
-from hwsim import Allocation, parse_bits
+from hwsim import Allocation, load_config, parse_bits, simulate
 from hwsim.errors import AllocationError
 from hwsim.fileio import atomic_write_text, check_out_dir
 from hwsim.formats import float_layer_format
 
-from .api import EvalConfig, TrainConfig
-from .checkpoint import load_checkpoint, save_checkpoint, seed_everything
+from .checkpoint import load_checkpoint, save_checkpoint, seed_everything, warm_start
+from .config import EvalConfig, TrainConfig
+from .convert import LayerPolicy, convert_fixed
 from .data import load_dataset, train_subset
+from .engine import check_finite, evaluate_model, make_loader, set_lr, weight_optimizer
 from .errors import SearchError
-from .loop import evaluate_model, make_loader, set_lr
+from .trace import trace_workload
+from .zoo import build_model
 
 MODEL_FILE = "model.pt"
 
@@ -59,10 +61,6 @@ def build_fixed(
     verbose: bool = False,
 ) -> tuple[nn.Module, Allocation, Any]:
     """Zoo model converted to fixed-precision layers; returns (model, allocation, workload)."""
-    from .convert import LayerPolicy, convert_fixed
-    from .trace import trace_workload
-    from .zoo import build_model
-
     model = build_model(model_name, num_classes=num_classes, input_shape=tuple(input_shape))
     workload = trace_workload(model, tuple(input_shape), batch=1, name=model_name)
     if allocation is None:
@@ -79,19 +77,6 @@ def build_fixed(
     return model, allocation, workload
 
 
-def _init_from_search(model: nn.Module, path: str) -> int:
-    """Copy matching weights (not architecture parameters) from a search checkpoint."""
-    state = load_checkpoint(path, kind="search")["model"]
-    own = model.state_dict()
-    take = {
-        k: v for k, v in state.items() if "alpha" not in k and k in own and own[k].shape == v.shape
-    }
-    if not take:
-        raise SearchError(f"--init-from-search {path}: no weight matches this model")
-    model.load_state_dict(take, strict=False)
-    return len(take)
-
-
 def run_train(cfg: TrainConfig) -> dict[str, Any]:
     """Train the fixed network with SGD (step schedule), evaluate top-1 and save ``model.pt``."""
     out = Path(cfg.out)
@@ -100,11 +85,6 @@ def run_train(cfg: TrainConfig) -> dict[str, Any]:
         raise SearchError(f"--out {out}: holds a trained model already (use --force to overwrite)")
     if (cfg.allocation is None) == (cfg.bits is None):
         raise SearchError("give exactly one of --allocation FILE or --bits W/A")
-    for key in ("epochs", "batch_size", "step_epoch"):
-        if int(getattr(cfg, key)) < 1:
-            raise SearchError(
-                f"--{key.replace('_', '-')} {getattr(cfg, key)}: expected a positive integer"
-            )
     alloc_in = Allocation.load(cfg.allocation) if cfg.allocation else None
     seed_everything(cfg.seed)
     train_ds, test_ds, info = load_dataset(cfg.data, cfg.data_dir, split_seed=0)
@@ -122,11 +102,9 @@ def run_train(cfg: TrainConfig) -> dict[str, Any]:
         verbose=cfg.progress,
     )
     if cfg.init_from_search:
-        n = _init_from_search(model, cfg.init_from_search)
+        n = warm_start(model, cfg.init_from_search, "--init-from-search")
         print(f"initialised {n} tensors from {cfg.init_from_search}")
-    opt = torch.optim.SGD(
-        model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
-    )
+    opt = weight_optimizer(model.parameters(), cfg)
     ce = nn.CrossEntropyLoss()
     history = []
     for epoch in range(cfg.epochs):
@@ -135,15 +113,17 @@ def run_train(cfg: TrainConfig) -> dict[str, Any]:
         tot = correct = 0
         loss_sum = 0.0
         loader = make_loader(train_ds, cfg.batch_size, True, cfg.seed, epoch, cfg.workers, 1, 0)
-        for x, y in tqdm(
-            loader, desc=f"train {epoch + 1}/{cfg.epochs}", disable=not cfg.progress, leave=False
+        for step, (x, y) in enumerate(
+            tqdm(
+                loader,
+                desc=f"train {epoch + 1}/{cfg.epochs}",
+                disable=not cfg.progress,
+                leave=False,
+            )
         ):
             logits = model(x)
             loss = ce(logits, y)
-            if not torch.isfinite(loss):
-                raise SearchError(
-                    f"loss became {float(loss)} at epoch {epoch + 1} (try a smaller --lr)"
-                )
+            check_finite(loss, epoch, step)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -254,11 +234,6 @@ def run_evaluate(cfg: EvalConfig) -> dict[str, Any]:
     }
     print(f"top-1 {acc * 100:.2f}% on {data} test ({len(test_ds)} images)")
     if cfg.accel:
-        from hwsim import load_config, simulate
-
-        from .trace import trace_workload
-        from .zoo import build_model
-
         plain = build_model(
             meta["model_name"],
             **{k: (tuple(v) if k == "input_shape" else v) for k, v in meta["zoo_args"].items()},

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from edmips.cli import main
-from edmips.experiment import EmitConfig, Experiment, ExperimentError, SimulateConfig
+from edmips.experiment import VERSION, EmitConfig, Experiment, ExperimentError, SimulateConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = [ROOT / "examples" / "digits_fpga.yaml", ROOT / "examples" / "fmnist_fpga.yaml"]
@@ -24,7 +24,7 @@ def test_examples_round_trip_through_yaml(path, tmp_path):
     exp.save(tmp_path / "e.yaml")
     again = Experiment.load(tmp_path / "e.yaml")
     assert again == exp
-    assert again.to_dict()["version"] == 1
+    assert again.to_dict()["version"] == VERSION == 2
     assert exp.search_config("x").family == "fixed"
     assert exp.emit_config("fw", "m.pt").verify > 0
 
@@ -77,7 +77,7 @@ def _edit(raw: dict, path: str, value) -> dict:
         ("baselines", ["2/x"], "baselines[0]"),
         ("baselines", ["1/2"], "baselines[0]: '1/2': the fixed family needs weights of >= 2 bits"),
         ("search.lam", 0.1, "give exactly one of search.target"),
-        ("version", 2, "e.yaml: version: 2 is not supported"),
+        ("version", 99, "e.yaml: version: 99 is not supported"),
         ("version", KeyError, "e.yaml: version: missing"),
         ("search", [1, 2], "e.yaml: search: expected a mapping"),
     ],
@@ -110,8 +110,8 @@ def test_paths_resolve_against_the_experiment_file(tmp_path, monkeypatch):
     wins over the shipped one of the same name."""
     monkeypatch.chdir(tmp_path)  # not the repository
     exp = Experiment.load(ROOT / "examples" / "digits_fpga.yaml")
-    assert exp.search["accel"] == str(ROOT / "accel_configs" / "fpga_xc7z020.yaml")
-    assert exp.simulate["accels"][1] == str(ROOT / "accel_configs" / "stripes.yaml")
+    assert exp.search.accel == str(ROOT / "accel_configs" / "fpga_xc7z020.yaml")
+    assert exp.simulate.accels[1] == str(ROOT / "accel_configs" / "stripes.yaml")
     here = tmp_path / "proj"
     (here / "accel_configs").mkdir(parents=True)
     mine = here / "accel_configs" / "stripes.yaml"
@@ -121,8 +121,8 @@ def test_paths_resolve_against_the_experiment_file(tmp_path, monkeypatch):
     (here / "e.yaml").write_text(yaml.safe_dump(raw))
     monkeypatch.chdir(ROOT)  # a cwd with an accel_configs/ of its own changes nothing
     exp = Experiment.load(here / "e.yaml")
-    assert exp.simulate["accels"][1] == str(mine)
-    assert exp.simulate["accels"][0] == str(ROOT / "accel_configs" / "bitfusion_eyeriss.yaml")
+    assert exp.simulate.accels[1] == str(mine)
+    assert exp.simulate.accels[0] == str(ROOT / "accel_configs" / "bitfusion_eyeriss.yaml")
     assert exp.data_dir == str(here / "data")
     raw["search"]["accel"] = "../elsewhere/fpga.yaml"
     (here / "e.yaml").write_text(yaml.safe_dump(raw))

@@ -22,9 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 ACC = ROOT / "accel_configs"
 
 
-def small(emit: bool = False, fpga_sim: bool = False, **search) -> Experiment:
+def small(
+    emit: bool = False, fpga_sim: bool = False, fpga: dict | None = None, **search
+) -> Experiment:
     """examples/digits_fpga.yaml with tiny epochs (and no firmware stage unless ``emit``; the
-    FPGA is simulated only with ``fpga_sim``)."""
+    FPGA is simulated only with ``fpga_sim``; ``fpga``: the experiment's FPGA target section)."""
     raw = yaml.safe_load((ROOT / "examples" / "digits_fpga.yaml").read_text())
     raw["search"].update(
         {"accel": str(ACC / "fpga_xc7z020.yaml"), "epochs": 2, "batch_size": 256, **search}
@@ -35,6 +37,8 @@ def small(emit: bool = False, fpga_sim: bool = False, **search) -> Experiment:
     if fpga_sim:
         raw["simulate"]["accels"].append(str(ACC / "fpga_xc7z020.yaml"))
     raw["emit"] = {"accel": str(ACC / "fpga_xc7z020.yaml"), "verify": 20} if emit else None
+    if fpga is not None:
+        raw.update(version=2, fpga=fpga)
     return Experiment.from_dict(raw)
 
 
@@ -147,7 +151,7 @@ def test_artefacts_and_report(story):
 
 def test_changed_config_errors_without_force(story, tmp_path):
     exp = small()
-    exp.train["epochs"] = 2
+    exp.train.epochs = 2
     with pytest.raises(ExperimentError, match=r"stage 'train' in .* different config.*--force"):
         _quiet_run(exp, story["out"])
 
@@ -189,9 +193,11 @@ def _written_reuse_factors(project: Path) -> dict[str, int]:
 
 def test_full_pipeline_with_verified_firmware(tmp_path):
     """Every stage including emit: the hls4ml project is C-simulated bit-exactly (21 s measured
-    on 2 cores; 31 s when the machine is shared), and it is the simulated FPGA design."""
+    on 2 cores; 31 s when the machine is shared), and it is the simulated FPGA design, built for
+    the experiment's throughput target (``fpga: target_ii``, not the config file's 10,000)."""
     out = tmp_path / "run"
-    res, _ = _quiet_run(small(emit=True, fpga_sim=True, epochs=1), out)
+    exp = small(emit=True, fpga_sim=True, fpga={"target_ii": 4000}, epochs=1)
+    res, _ = _quiet_run(exp, out)
     assert res.ran == list(STAGES)
     e = json.loads((out / "firmware" / "emit.json").read_text())
     assert (e["verify"]["samples"], e["verify"]["exact"]) == (20, 20)
@@ -218,6 +224,8 @@ def test_full_pipeline_with_verified_firmware(tmp_path):
     assert "### Budgeted vs emitted design" in md
     stored = Allocation.load(out / "simulate" / "allocation.yaml")
     assert stored.fpga_plans["fpga_xc7z020"].to_dict() == e["budgeted"]
+    assert e["budgeted"]["target_ii_cycles"] == 4000
+    assert max(r["ii_cycles"] for r in e["budgeted"]["layers"].values()) <= 4000
     # the float first layer runs at the width hwsim costs it at (8 bits, not 16)
     first = sim["layers"][0]
     defines = (out / "firmware" / "firmware" / "defines.h").read_text()
@@ -231,7 +239,7 @@ def test_full_pipeline_with_verified_firmware(tmp_path):
     for row in (first, last):
         line = f"float layer {row['name']}: emitted and costed at {row['w_bits']}/8 bits"
         assert line in e["float_layers"] and line in md, line
-    again, _ = _quiet_run(small(emit=True, fpga_sim=True, epochs=1), out)
+    again, _ = _quiet_run(exp, out)
     assert again.ran == [] and again.skipped == list(STAGES)
 
 

@@ -23,7 +23,7 @@ def test_uniform_baseline_train_save_load_evaluate(tmp_path):
     assert meta["model_name"] == "digits_mlp" and meta["family"] == "paper"
     assert alloc.float_layers == ["1", "7"] and alloc.bits["4"] == (2, 2)
     assert not model.training
-    res = run_evaluate(EvalConfig(str(tmp_path / "u" / "model.pt"), progress=False))
+    res = run_evaluate(EvalConfig(model_file=str(tmp_path / "u" / "model.pt"), progress=False))
     assert res["top1"] == pytest.approx(s["accuracy"])
     with pytest.raises(SearchError, match="--force"):
         run_train(tcfg(tmp_path / "u", bits="2/2"))
