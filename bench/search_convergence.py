@@ -202,6 +202,7 @@ def run_hardware(frac: float | None, searched_on: list[str], tmp: Path) -> list[
                             "repair_changed",
                             "min_max_prob_w",
                             "min_max_prob_a",
+                            "uniform_within_10pct",
                             "supernet_acc",
                             "wall_s",
                         )
@@ -229,6 +230,12 @@ def table(rows: list[dict[str, Any]]) -> str:
             f" {r['wall_s']:.0f} (load {r['load_avg']:.1f}) |"
         )
     return "\n".join(out)
+
+
+def _uniforms(run: dict[str, Any]) -> str:
+    if "uniform_within_10pct" not in run:
+        return "not recorded"
+    return ", ".join(run["uniform_within_10pct"]) or "none"
 
 
 def hw_table(rows: list[dict[str, Any]]) -> str:
@@ -260,7 +267,7 @@ def hw_table(rows: list[dict[str, Any]]) -> str:
                 f"| {r['accel']} | {kind} | {run['knobs']['target']} |"
                 f" {run['argmax_over_target']:.3f} | {', '.join(run['repair_changed']) or 'none'} |"
                 f" {run['min_max_prob_w']:.3f} / {run['min_max_prob_a']:.3f} |"
-                f" {', '.join(run.get('uniform_within_10pct', [])) or 'none'} |"
+                f" {_uniforms(run)} |"
                 f" {100 * run['supernet_acc']:.2f}% | {run['wall_s']:.0f} |"
             )
     return "\n".join(out + (runs if len(runs) > 3 else []))
