@@ -299,6 +299,10 @@ def _search(
         out=str(folder),
         resume=(folder / "checkpoint.pt").exists(),
     )
+    if scfg.init is None:  # one warm start per model and seed, reused by every sub-run
+        from search.warmstart import ensure_warm_start
+
+        scfg.init, _ = ensure_warm_start(scfg, Path(cfg.out) / "warm_start")
     search(scfg)
     return folder / "allocation.yaml"
 

@@ -212,6 +212,10 @@ class _Run:
             cfg.resume = True
         else:
             cfg.force = True
+        if cfg.init is None:  # one warm start per model and seed, reused by every target
+            from search.warmstart import ensure_warm_start
+
+            cfg.init, _ = ensure_warm_start(cfg, self.out / "warm_start")
         atomic_write_text(pending, json.dumps({"hash": config_hash(self.stage_config("search"))}))
         search(cfg, callback=self.search_callback)
 

@@ -39,7 +39,7 @@ def test_stage_configs_round_trip():
 def test_search_section_fills_search_config():
     exp = Experiment.from_dict(_raw())
     cfg = exp.search_config("out/search", progress=False)
-    assert (cfg.metric, cfg.target, cfg.w_bits, cfg.epochs) == ("lut", "lut=0.85x", [2, 4, 8], 12)
+    assert (cfg.metric, cfg.target, cfg.w_bits, cfg.epochs) == ("lut", "lut=0.8x", [2, 4, 8], 12)
     assert (cfg.model, cfg.data, cfg.out, cfg.progress) == (
         "digits_cnn",
         "digits",

@@ -101,6 +101,16 @@ def test_searches_meet_their_targets(study):
         assert by[f"bitops-for-{k}{t}"]["bitops"] <= s["target_value"] * (1 + 1e-9)
 
 
+def test_searches_share_one_warm_start(study):
+    out, _ = study
+    (folder,) = [d for d in (out / "warm_start").iterdir() if d.is_dir()]  # trained once
+    inits = {
+        json.loads(f.read_text())["config"]["init"]
+        for f in (out / "runs").glob("*/search/summary.json")
+    }
+    assert inits == {str(folder / "model.pt")}
+
+
 def test_crosscheck_equals_hwsim_simulate(study):
     from search.trace import trace_workload
     from search.zoo import build_model
