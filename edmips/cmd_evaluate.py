@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from edmips.model_options import add_byom_arguments
 from hwsim.fileio import atomic_write_text, check_out_file
 
 
@@ -32,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="also simulate the model's allocation on this accelerator config",
     )
     p.add_argument("--json", default=None, metavar="FILE", help="write the result as JSON to FILE")
+    add_byom_arguments(p, model_args=False, device=True, workers=True)
     p.add_argument("--force", action="store_true", help="overwrite --json FILE if it exists")
     p.set_defaults(func=run)
 
@@ -46,7 +48,17 @@ def run(args: argparse.Namespace) -> int:
 
         load_config(args.accel)
     res = evaluate(
-        EvalConfig(args.model_file, args.data, args.data_dir, args.batch_size, args.accel)
+        EvalConfig(
+            args.model_file,
+            args.data,
+            args.data_dir,
+            args.batch_size,
+            args.accel,
+            device=args.device,
+            amp=args.amp,
+            workers=args.workers,
+            pin_memory=args.pin_memory,
+        )
     )
     if args.json:
         atomic_write_text(args.json, json.dumps(res, indent=2) + "\n")

@@ -6,6 +6,7 @@ import argparse
 from dataclasses import fields
 from typing import Any
 
+from edmips.model_options import MODEL_HELP, add_byom_arguments
 from hwsim.errors import HwsimError
 
 
@@ -38,11 +39,7 @@ def add_data_args(p: argparse.ArgumentParser, default_data: str | None = "digits
 
 
 def add_common_train_args(p: argparse.ArgumentParser, epochs: int, step_epoch: int) -> None:
-    p.add_argument(
-        "--model",
-        default="digits_cnn",
-        help="zoo model name (e.g. digits_cnn, digits_mlp, fmnist_cnn, resnet20, resnet18)",
-    )
+    p.add_argument("--model", default="digits_cnn", help=MODEL_HELP + " (default digits_cnn)")
     add_data_args(p)
     p.add_argument(
         "--family",
@@ -94,6 +91,7 @@ def add_common_train_args(p: argparse.ArgumentParser, epochs: int, step_epoch: i
         help="data-loader worker processes (default 0: load in the main process)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars or per-epoch lines")
+    add_byom_arguments(p, model_args=True, weights=True, device=True)
 
 
 def config_from_args(cls: type, args: argparse.Namespace, **overrides: Any) -> Any:

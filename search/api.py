@@ -12,7 +12,17 @@ from typing import Any
 from .errors import SearchError
 
 # keys of SearchConfig that may differ between a run and its resumption
-RESUME_FREE = {"resume", "force", "workers", "out", "progress", "epochs"}
+RESUME_FREE = {
+    "resume",
+    "force",
+    "workers",
+    "out",
+    "progress",
+    "epochs",
+    "device",
+    "pin_memory",
+    "weights",
+}
 
 #: Default candidate weight widths per quantizer family (the one place they are set; the CLI,
 #: experiment files and pareto leave ``w_bits`` unset to get these). ``fixed`` weights map onto a
@@ -115,6 +125,12 @@ class SearchConfig(_DictConfig):
     lambda_interval: int = 5
     fill: float = 0.9
     progress: bool = True
+    # ---- own models and devices (issue 13; see search/models.py and search/device.py) ----
+    model_args: dict[str, Any] | None = None  # keyword arguments of the model factory
+    weights: str | None = None  # starting weights: a state_dict or a checkpoint (strict key check)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: str | None = None  # None (float32) | bf16 (CUDA autocast)
+    pin_memory: bool = False  # DataLoader pin_memory (for CUDA)
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -161,6 +177,12 @@ class TrainConfig(_DictConfig):
     force: bool = False
     workers: int = 0
     progress: bool = True
+    # ---- own models and devices (issue 13; see search/models.py and search/device.py) ----
+    model_args: dict[str, Any] | None = None  # keyword arguments of the model factory
+    weights: str | None = None  # starting weights: a state_dict or a checkpoint (strict key check)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: str | None = None  # None (float32) | bf16 (CUDA autocast)
+    pin_memory: bool = False  # DataLoader pin_memory (for CUDA)
 
 
 @dataclass
@@ -173,6 +195,11 @@ class EvalConfig:
     batch_size: int = 256
     accel: str | None = None  # optional: also report the allocation's hardware cost
     progress: bool = True
+    # ---- devices (issue 13; see search/device.py) ----
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: str | None = None  # None (float32) | bf16 (CUDA autocast)
+    workers: int = 0  # DataLoader worker processes
+    pin_memory: bool = False  # DataLoader pin_memory (for CUDA)
 
 
 def search(config: SearchConfig, callback: Any = None) -> dict[str, Any]:

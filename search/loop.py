@@ -45,6 +45,15 @@ from .checkpoint import (
 )
 from .cost import METRICS, UNITS, HardwareCost, supported_candidates
 from .data import load_dataset, train_subset
+from .device import (
+    autocast,
+    check_amp,
+    ddp_backend,
+    model_device,
+    pin,
+    resolve_device,
+    to_device,
+)
 from .errors import SearchError
 
 CKPT = "checkpoint.pt"
@@ -59,10 +68,11 @@ def dist_env() -> tuple[int, int]:
     return 0, 1
 
 
-def init_distributed() -> tuple[int, int]:
+def init_distributed(backend: str = "gloo") -> tuple[int, int]:
+    """Join torchrun's process group (``backend``: gloo on the CPU, nccl on CUDA)."""
     rank, world = dist_env()
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group("gloo", rank=rank, world_size=world)
+        dist.init_process_group(backend, rank=rank, world_size=world)
     return rank, world
 
 
@@ -75,23 +85,41 @@ def make_loader(
     workers: int,
     world: int,
     rank: int,
+    pin_memory: bool = False,
 ) -> DataLoader:
     """A loader whose order depends only on (seed, epoch): resumable without saved sampler state."""
+    if workers < 0:
+        raise SearchError(f"--workers {workers}: expected a non-negative integer")
     if world > 1:
         sampler = DistributedSampler(ds, num_replicas=world, rank=rank, shuffle=shuffle, seed=seed)
         sampler.set_epoch(epoch)
-        return DataLoader(ds, batch_size=batch_size, sampler=sampler, num_workers=workers)
+        return DataLoader(
+            ds, batch_size=batch_size, sampler=sampler, num_workers=workers, pin_memory=pin_memory
+        )
     g = torch.Generator().manual_seed(seed * 100003 + epoch)
-    return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=g, num_workers=workers)
+    return DataLoader(
+        ds,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        generator=g,
+        num_workers=workers,
+        pin_memory=pin_memory,
+    )
 
 
-def evaluate_model(model: nn.Module, ds: Dataset, batch_size: int = 256, workers: int = 0) -> float:
-    """Top-1 accuracy in [0, 1] of ``model`` (eval mode) on ``ds``."""
+def evaluate_model(
+    model: nn.Module, ds: Dataset, batch_size: int = 256, workers: int = 0, pin_memory: bool = False
+) -> float:
+    """Top-1 accuracy in [0, 1] of ``model`` (eval mode, float32, on the model's device) on ``ds``."""
     was = model.training
     model.eval()
+    device = model_device(model)
     correct = total = 0
     with torch.no_grad():
-        for x, y in DataLoader(ds, batch_size=batch_size, num_workers=workers):
+        for batch in DataLoader(
+            ds, batch_size=batch_size, num_workers=workers, pin_memory=pin(pin_memory, device)
+        ):
+            x, y = to_device(batch, device)
             correct += int((model(x).argmax(1) == y).sum())
             total += int(y.numel())
     model.train(was)
@@ -162,8 +190,8 @@ class SearchSetup:
 
     def __init__(self, cfg: SearchConfig, verbose: bool = True) -> None:
         from .convert import LayerPolicy, convert_for_search, mixed_layers
+        from .models import model_label, plain_keys, resolve_model
         from .trace import trace_workload
-        from .zoo import build_model
 
         self.cfg = cfg
         if cfg.metric not in METRICS:
@@ -193,8 +221,11 @@ class SearchSetup:
         self.train_ds, self.test_ds, self.info = load_dataset(cfg.data, cfg.data_dir, split_seed=0)
         self.train_ds = train_subset(self.train_ds, cfg.train_subset)
         shape = tuple(self.info["input_shape"])
-        self.model = build_model(cfg.model, num_classes=self.info["num_classes"], input_shape=shape)
-        self.workload = trace_workload(self.model, shape, batch=1, name=cfg.model)
+        self.model = resolve_model(
+            cfg.model, cfg.model_args, num_classes=self.info["num_classes"], input_shape=shape
+        )
+        self.plain_keys = plain_keys(self.model)  # what --weights must hold
+        self.workload = trace_workload(self.model, shape, batch=1, name=model_label(cfg.model))
         self.policy = LayerPolicy(first=cfg.first, last=cfg.last)
         self.summary = convert_for_search(
             self.model, self.w_bits, self.a_bits, cfg.family, self.policy
@@ -232,8 +263,8 @@ class SearchSetup:
         """``(pw [L, nW], pa [L, nA])`` at the current temperature, searched-layer order."""
         with torch.no_grad():
             pr = self.probs()
-            pw = np.stack([p[0].detach().double().numpy() for p in pr])
-            pa = np.stack([p[1].detach().double().numpy() for p in pr])
+            pw = np.stack([p[0].detach().double().cpu().numpy() for p in pr])
+            pa = np.stack([p[1].detach().double().cpu().numpy() for p in pr])
         return pw, pa
 
     def argmax_indices(self) -> np.ndarray:
@@ -304,7 +335,9 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
     """Run or resume one search; writes allocation.yaml, search_log.jsonl, summary.json and the
     checkpoint under ``cfg.out`` (rank 0 only). ``callback(epoch, step, model)`` runs after every step
     (tests use it to interrupt a run)."""
-    rank, world = init_distributed()
+    device = resolve_device(cfg.device)
+    amp = check_amp(cfg.amp, device)
+    rank, world = init_distributed(ddp_backend(device))
     main = rank == 0
     out = _check_out(cfg)
     state = None
@@ -313,7 +346,8 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
         _same_experiment(state["config"], cfg, out / CKPT)
     seed_everything(cfg.seed)
     setup = SearchSetup(cfg, verbose=main)
-    model = setup.model
+    model = setup.model.to(device)
+    setup.cost.to(device)
     weights, arch = split_params(model)
     opt_w = torch.optim.SGD(
         weights, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
@@ -334,6 +368,12 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
         n = warm_start(model, cfg.init)
         if main and cfg.progress:
             print(f"warm start: {n} tensors from {cfg.init}")
+    if state is None and cfg.weights:
+        from .models import load_weights
+
+        n = load_weights(model, cfg.weights, setup.plain_keys)
+        if main and cfg.progress:
+            print(f"starting weights: {n} tensors from {cfg.weights}")
     if state is not None:
         model.load_state_dict(state["model"])
         opt_w.load_state_dict(state["opt_w"])
@@ -345,7 +385,9 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
             print(f"resuming {out} at epoch {start + 1}/{cfg.epochs}")
     net: nn.Module = model
     if world > 1:
-        net = nn.parallel.DistributedDataParallel(model)
+        net = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
     ce = nn.CrossEntropyLoss()
     if main:
         out.mkdir(parents=True, exist_ok=True)
@@ -357,7 +399,15 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
             lr_a = float(cfg.lra)  # type: ignore[arg-type]
         searching = epoch >= warm  # warm-up: alphas frozen, no cost term
         loader = make_loader(
-            setup.train_ds, cfg.batch_size, True, cfg.seed, epoch, cfg.workers, world, rank
+            setup.train_ds,
+            cfg.batch_size,
+            True,
+            cfg.seed,
+            epoch,
+            cfg.workers,
+            world,
+            rank,
+            pin(cfg.pin_memory, device),
         )
         n_steps = len(loader)
         ctl.period = n_steps
@@ -370,7 +420,8 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
             disable=not (main and cfg.progress),
             leave=False,
         )
-        for step, (x, y) in enumerate(bar):
+        for step, batch in enumerate(bar):
+            x, y = to_device(batch, device)
             temp = temperature(cfg, epoch, step, n_steps)
             setup.set_temperature(temp)
             if cfg.arch_optimizer == "adam":
@@ -378,7 +429,8 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
                 # far the temperature has annealed (no late jumps across the budget)
                 for g in opt_a.param_groups:
                     g["lr"] = lr_a * temp
-            logits = net(x)
+            with autocast(device, amp):  # the forward pass only; cost and loss stay float
+                logits = net(x).float()
             loss_ce = ce(logits, y)
             probs = setup.probs()
             expected = setup.cost(probs)
@@ -427,7 +479,9 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
             "loss": sums["loss"] / max(sums["n"], 1),
             "ce": sums["ce"] / max(sums["n"], 1),
             "train_acc": sums["correct"] / max(sums["n"], 1),
-            "test_acc": evaluate_model(model, setup.test_ds, workers=cfg.workers),
+            "test_acc": evaluate_model(
+                model, setup.test_ds, workers=cfg.workers, pin_memory=cfg.pin_memory
+            ),
             "expected_cost": exp_now,
             "expected_cost_rel": setup.cost.to_relative(exp_now),
             "argmax_bits": setup.bits_of(idx),

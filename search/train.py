@@ -22,8 +22,10 @@ from hwsim.fileio import atomic_write_text, check_out_dir
 from .api import EvalConfig, TrainConfig
 from .checkpoint import load_checkpoint, save_checkpoint, seed_everything
 from .data import load_dataset, train_subset
+from .device import autocast, check_amp, pin, resolve_device, to_device
 from .errors import SearchError
 from .loop import evaluate_model, make_loader, set_lr
+from .models import canonical_spec, model_label
 
 MODEL_FILE = "model.pt"
 
@@ -56,14 +58,21 @@ def build_fixed(
     first: str = "float",
     last: str = "float",
     verbose: bool = False,
+    model_args: dict[str, Any] | None = None,
+    weights: str | None = None,
 ) -> tuple[nn.Module, Allocation, Any]:
-    """Zoo model converted to fixed-precision layers; returns (model, allocation, workload)."""
+    """The model named by ``model_name`` (zoo name or ``file.py:factory`` / ``module:factory``
+    with ``model_args``) converted to fixed-precision layers, with ``weights`` (``--weights``)
+    loaded; returns (model, allocation, workload)."""
     from .convert import LayerPolicy, convert_fixed
+    from .models import load_weights, plain_keys, resolve_model
     from .trace import trace_workload
-    from .zoo import build_model
 
-    model = build_model(model_name, num_classes=num_classes, input_shape=tuple(input_shape))
-    workload = trace_workload(model, tuple(input_shape), batch=1, name=model_name)
+    model = resolve_model(
+        model_name, model_args, num_classes=num_classes, input_shape=tuple(input_shape)
+    )
+    required = plain_keys(model)
+    workload = trace_workload(model, tuple(input_shape), batch=1, name=model_label(model_name))
     if allocation is None:
         if bits is None:
             raise SearchError("give an allocation file (--allocation) or uniform bits (--bits W/A)")
@@ -75,6 +84,10 @@ def build_fixed(
     summary = convert_fixed(model, allocation, family, LayerPolicy(first=first, last=last))
     if verbose:
         print(str(summary))
+    if weights:
+        n = load_weights(model, weights, required)
+        if verbose:
+            print(f"starting weights: {n} tensors from {weights}")
     return model, allocation, workload
 
 
@@ -105,6 +118,8 @@ def run_train(cfg: TrainConfig) -> dict[str, Any]:
                 f"--{key.replace('_', '-')} {getattr(cfg, key)}: expected a positive integer"
             )
     alloc_in = Allocation.load(cfg.allocation) if cfg.allocation else None
+    device = resolve_device(cfg.device)
+    amp = check_amp(cfg.amp, device)
     seed_everything(cfg.seed)
     train_ds, test_ds, info = load_dataset(cfg.data, cfg.data_dir, split_seed=0)
     train_ds = train_subset(train_ds, cfg.train_subset)
@@ -119,7 +134,10 @@ def run_train(cfg: TrainConfig) -> dict[str, Any]:
         cfg.first,
         cfg.last,
         verbose=cfg.progress,
+        model_args=cfg.model_args,
+        weights=cfg.weights,
     )
+    model.to(device)
     if cfg.init_from_search:
         n = _init_from_search(model, cfg.init_from_search)
         print(f"initialised {n} tensors from {cfg.init_from_search}")
@@ -133,11 +151,23 @@ def run_train(cfg: TrainConfig) -> dict[str, Any]:
         model.train()
         tot = correct = 0
         loss_sum = 0.0
-        loader = make_loader(train_ds, cfg.batch_size, True, cfg.seed, epoch, cfg.workers, 1, 0)
-        for x, y in tqdm(
+        loader = make_loader(
+            train_ds,
+            cfg.batch_size,
+            True,
+            cfg.seed,
+            epoch,
+            cfg.workers,
+            1,
+            0,
+            pin(cfg.pin_memory, device),
+        )
+        for batch in tqdm(
             loader, desc=f"train {epoch + 1}/{cfg.epochs}", disable=not cfg.progress, leave=False
         ):
-            logits = model(x)
+            x, y = to_device(batch, device)
+            with autocast(device, amp):  # the forward pass only; the loss stays float32
+                logits = model(x).float()
             loss = ce(logits, y)
             if not torch.isfinite(loss):
                 raise SearchError(
@@ -149,7 +179,7 @@ def run_train(cfg: TrainConfig) -> dict[str, Any]:
             loss_sum += float(loss.detach()) * int(y.numel())
             correct += int((logits.argmax(1) == y).sum())
             tot += int(y.numel())
-        acc = evaluate_model(model, test_ds, workers=cfg.workers)
+        acc = evaluate_model(model, test_ds, workers=cfg.workers, pin_memory=cfg.pin_memory)
         history.append(
             {
                 "epoch": epoch + 1,
@@ -164,7 +194,8 @@ def run_train(cfg: TrainConfig) -> dict[str, Any]:
             )
     acc = history[-1]["test_acc"]
     meta = {
-        "model_name": cfg.model,
+        "model_name": canonical_spec(cfg.model),  # a model file's path stored absolute
+        "model_args": dict(cfg.model_args or {}),
         "zoo_args": {"num_classes": info["num_classes"], "input_shape": list(shape)},
         "family": cfg.family,
         "policy": {"first": cfg.first, "last": cfg.last},
@@ -179,7 +210,7 @@ def run_train(cfg: TrainConfig) -> dict[str, Any]:
             "kind": "trained",
             **meta,
             "allocation": alloc.to_dict(),
-            "state_dict": model.state_dict(),
+            "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
         },
     )
     summary = {
@@ -210,16 +241,20 @@ def load_trained(path: str) -> tuple[nn.Module, Allocation, dict[str, Any]]:
     alloc = Allocation.from_dict(state["allocation"], source=str(path))
     args = state["zoo_args"]
     pol = state.get("policy", {})
-    model, _, _ = build_fixed(
-        state["model_name"],
-        tuple(args["input_shape"]),
-        int(args["num_classes"]),
-        alloc,
-        None,
-        state["family"],
-        pol.get("first", "float"),
-        pol.get("last", "float"),
-    )
+    try:
+        model, _, _ = build_fixed(
+            state["model_name"],
+            tuple(args["input_shape"]),
+            int(args["num_classes"]),
+            alloc,
+            None,
+            state["family"],
+            pol.get("first", "float"),
+            pol.get("last", "float"),
+            model_args=state.get("model_args"),
+        )
+    except SearchError as exc:  # e.g. the model file moved or its factory was renamed
+        raise SearchError(f"{path}: cannot rebuild its model: {exc}") from None
     try:
         model.load_state_dict(state["state_dict"])
     except RuntimeError as exc:
@@ -236,7 +271,10 @@ def load_trained(path: str) -> tuple[nn.Module, Allocation, dict[str, Any]]:
 def run_evaluate(cfg: EvalConfig) -> dict[str, Any]:
     """Top-1 accuracy of a model file on the test split (plus the allocation's hardware totals
     when ``cfg.accel`` is given)."""
+    device = resolve_device(cfg.device)
+    check_amp(cfg.amp, device)  # evaluation itself runs in float32
     model, alloc, meta = load_trained(cfg.model_file)
+    model.to(device)
     data = cfg.data or meta["data"]
     _, test_ds, info = load_dataset(data, cfg.data_dir, split_seed=0)
     if tuple(info["input_shape"]) != tuple(meta["zoo_args"]["input_shape"]):
@@ -244,7 +282,9 @@ def run_evaluate(cfg: EvalConfig) -> dict[str, Any]:
             f"{cfg.model_file}: model takes {meta['zoo_args']['input_shape']}, data set '{data}' gives"
             f" {list(info['input_shape'])}"
         )
-    acc = evaluate_model(model, test_ds, batch_size=cfg.batch_size)
+    acc = evaluate_model(
+        model, test_ds, batch_size=cfg.batch_size, workers=cfg.workers, pin_memory=cfg.pin_memory
+    )
     result: dict[str, Any] = {
         "model_file": cfg.model_file,
         "data": data,
@@ -255,14 +295,17 @@ def run_evaluate(cfg: EvalConfig) -> dict[str, Any]:
     if cfg.accel:
         from hwsim import load_config, simulate
 
+        from .models import resolve_model
         from .trace import trace_workload
-        from .zoo import build_model
 
-        plain = build_model(
+        zoo = meta["zoo_args"]
+        plain = resolve_model(
             meta["model_name"],
-            **{k: (tuple(v) if k == "input_shape" else v) for k, v in meta["zoo_args"].items()},
+            meta.get("model_args"),
+            num_classes=int(zoo["num_classes"]),
+            input_shape=tuple(zoo["input_shape"]),
         )
-        wl = trace_workload(plain, tuple(meta["zoo_args"]["input_shape"]), name=meta["model_name"])
+        wl = trace_workload(plain, tuple(zoo["input_shape"]), name=model_label(meta["model_name"]))
         rep = simulate(wl, alloc, load_config(cfg.accel))
         result["hardware"] = rep.totals
         print(
