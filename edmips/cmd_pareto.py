@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from edmips.cmd_search import add_data_args, bit_list
+from edmips.model_options import MODEL_HELP, add_byom_arguments
 
 
 def _list(text: str) -> list[str]:
@@ -26,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         " OUT/crosscheck.{md,csv} and per accelerator OUT/<accel>_acc_vs_{latency,energy}.png."
         " Finished sub-runs (OUT/runs/*) are skipped when the command is run again.",
     )
-    p.add_argument("--model", default="digits_cnn", help="zoo model name (default digits_cnn)")
+    p.add_argument("--model", default="digits_cnn", help=MODEL_HELP + " (default digits_cnn)")
+    add_byom_arguments(p, model_args=True)
     add_data_args(p)
     p.add_argument(
         "--accel",
@@ -102,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = ParetoConfig(
         accels=args.accel,
         model=args.model,
+        model_args=args.model_args,
         data=args.data,
         data_dir=args.data_dir,
         metric=args.metric,

@@ -91,7 +91,7 @@ def add_common_train_args(p: argparse.ArgumentParser, epochs: int, step_epoch: i
         help="data-loader worker processes (default 0: load in the main process)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars or per-epoch lines")
-    add_byom_arguments(p, model_args=True, weights=True, device=True)
+    add_byom_arguments(p, model_args=True, weights=True, device=True, subset=True)
 
 
 def config_from_args(cls: type, args: argparse.Namespace, **overrides: Any) -> Any:

@@ -28,7 +28,7 @@ from hwsim.fileio import atomic_write_text, read_structured
 VERSION = 1
 
 # fields the experiment sets once for every stage (top level of the file)
-COMMON = ("model", "data", "data_dir", "family", "first", "last", "seed")
+COMMON = ("model", "model_args", "data", "data_dir", "family", "first", "last", "seed")
 # SearchConfig/TrainConfig fields the pipeline owns (paths, resume, progress)
 SEARCH_OWNED = {"out", "resume", "force", "progress"}
 TRAIN_OWNED = {"out", "force", "progress", "allocation", "bits", "init_from_search"}
@@ -182,6 +182,7 @@ class Experiment:
     version: int = VERSION
     name: str = "experiment"
     model: str = "digits_cnn"
+    model_args: dict[str, Any] | None = None  # keyword arguments of a model factory (issue 13)
     data: str = "digits"
     data_dir: str | None = None
     family: str = "fixed"
@@ -251,6 +252,9 @@ class Experiment:
 
         if self.data_dir is not None:
             self.data_dir = resolve_input_path(self.data_dir, base)
+        from search.models import canonical_spec
+
+        self.model = canonical_spec(self.model, base)  # a model file next to the experiment
         for sec in (self.search, self.emit or {}):
             if isinstance(sec.get("accel"), str):
                 sec["accel"] = resolve_input_path(sec["accel"], base, config=True)

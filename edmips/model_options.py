@@ -37,9 +37,11 @@ def add_byom_arguments(
     weights: bool = False,
     device: bool = False,
     workers: bool = False,
+    subset: bool = False,
 ) -> None:
     """Add the own-model options (``model_args``, ``weights``) and the device options
-    (``device``: --device/--amp/--pin-memory; ``workers``: also --workers) to ``p``."""
+    (``device``: --device/--amp/--pin-memory; ``workers``: --workers; ``subset``:
+    --train-subset) to ``p``."""
     if model_args:
         p.add_argument(
             "--model-arg",
@@ -77,6 +79,15 @@ def add_byom_arguments(
             "--pin-memory",
             action="store_true",
             help="pinned host memory for the data loader (faster copies to a GPU)",
+        )
+    if subset:
+        p.add_argument(
+            "--train-subset",
+            type=int,
+            default=None,
+            metavar="N",
+            help="train on the first N images of a seeded shuffle of the training split"
+            " (quick runs on large data; default: all)",
         )
     if workers:
         p.add_argument(

@@ -35,6 +35,7 @@ CONFIG_FILE = "pareto_config.json"
 # keys of ParetoConfig whose change makes finished sub-runs of an output folder stale
 SAME_KEYS = (
     "model",
+    "model_args",
     "data",
     "data_dir",
     "metric",
@@ -61,6 +62,7 @@ class ParetoConfig:
 
     accels: list[str]
     model: str = "digits_cnn"
+    model_args: dict[str, Any] | None = None  # keyword arguments of a model factory (issue 13)
     data: str = "digits"
     data_dir: str | None = None
     metric: str = "latency"
@@ -157,14 +159,14 @@ def check_feasible(cfg: ParetoConfig) -> tuple[dict[tuple[str, str], float], Any
     from search.convert import LayerPolicy, convert_for_search, mixed_layers
     from search.cost import HardwareCost, supported_candidates
     from search.data import load_dataset
+    from search.models import resolve_model
     from search.trace import trace_workload
-    from search.zoo import build_model
 
     defaults = _search_defaults(cfg.family)
     _, _, info = load_dataset(cfg.data, cfg.data_dir, split_seed=0)
     shape = tuple(info["input_shape"])
     bad: dict[tuple[str, str], float] = {}
-    plain = build_model(cfg.model, num_classes=info["num_classes"], input_shape=shape)
+    plain = resolve_model(cfg.model, cfg.model_args, info["num_classes"], shape)
     workload = trace_workload(plain, shape, batch=1, name=cfg.model)
     for path in cfg.accels:
         metric = cfg.metric
@@ -172,7 +174,7 @@ def check_feasible(cfg: ParetoConfig) -> tuple[dict[tuple[str, str], float], Any
         w, a = supported_candidates(
             acc, cfg.w_bits or defaults.w_bits, cfg.a_bits or defaults.a_bits, quiet=True
         )
-        model = build_model(cfg.model, num_classes=info["num_classes"], input_shape=shape)
+        model = resolve_model(cfg.model, cfg.model_args, info["num_classes"], shape)
         wl = trace_workload(model, shape, batch=1, name=cfg.model)
         convert_for_search(model, w, a, cfg.family, LayerPolicy(defaults.first, defaults.last))
         mixed = mixed_layers(model)
@@ -277,6 +279,7 @@ def _search(
         target = f"bitops={budget * (1 + 1e-9):.10g}"
     scfg = SearchConfig(
         model=cfg.model,
+        model_args=cfg.model_args,
         data=cfg.data,
         data_dir=cfg.data_dir,
         accel=run.accel_file,
@@ -307,6 +310,7 @@ def _train(cfg: ParetoConfig, run: SubRun, folder: Path, allocation: Path | None
         return json.loads(done.read_text())
     tcfg = TrainConfig(
         model=cfg.model,
+        model_args=cfg.model_args,
         data=cfg.data,
         data_dir=cfg.data_dir,
         allocation=str(allocation) if allocation else None,

@@ -84,6 +84,7 @@ def fpga_plan(wl: Any, alloc: Any, config: Any) -> Any:
 
 def _workload_and_allocation(cfg: SimulateConfig) -> tuple[Any, Any]:
     from hwsim import Allocation
+    from search.models import model_label, resolve_model
     from search.trace import trace_workload
     from search.zoo import MODELS, build_model
 
@@ -91,10 +92,15 @@ def _workload_and_allocation(cfg: SimulateConfig) -> tuple[Any, Any]:
         from search.train import load_trained
 
         _, alloc, meta = load_trained(cfg.model_file)
-        name = meta["model_name"]
         zoo = meta["zoo_args"]
         shape = tuple(zoo["input_shape"])
-        model = build_model(name, num_classes=int(zoo["num_classes"]), input_shape=shape)
+        model = resolve_model(
+            meta["model_name"],
+            meta.get("model_args"),
+            num_classes=int(zoo["num_classes"]),
+            input_shape=shape,
+        )
+        name = model_label(meta["model_name"])
     else:
         if not cfg.model or not cfg.allocation:
             raise ExperimentError("simulate: give model_file, or model with allocation")
@@ -230,10 +236,19 @@ class _Run:
         """What a stage's result depends on (its hash decides skip / error / redo)."""
         e = self.exp
         search = e.search_config(self.p("search")).to_dict()
-        for k in ("out", "resume", "force", "progress", "workers"):
+        for k in ("out", "resume", "force", "progress", "workers", "device", "pin_memory"):
             search.pop(k)
         train = e.train_config(self.p("train")).to_dict()
-        for k in ("out", "force", "progress", "workers", "allocation", "bits"):
+        for k in (
+            "out",
+            "force",
+            "progress",
+            "workers",
+            "device",
+            "pin_memory",
+            "allocation",
+            "bits",
+        ):
             train.pop(k)
         cfg: dict[str, Any] = {"search": search, "files": {}}
         accels = [e.search.get("accel")]  # the search (and so every later stage) reads it
