@@ -20,8 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--data",
         default=None,
-        choices=["digits", "fmnist", "cifar10", "imagefolder"],
-        help="data set (default: the one the model was trained on)",
+        help="data set: digits, fmnist, cifar10, imagefolder or package.module:factory"
+        " (default: the one the model was trained on)",
     )
     p.add_argument("--data-dir", default=None, help="folder of the data set files")
     p.add_argument(

@@ -27,9 +27,9 @@ def add_data_args(p: argparse.ArgumentParser, default_data: str | None = "digits
     p.add_argument(
         "--data",
         default=default_data,
-        choices=["digits", "fmnist", "cifar10", "imagefolder"],
         help="data set: digits (sklearn, bundled, default), fmnist (Fashion-MNIST IDX files, e.g. from"
-        " 'apt-get install dataset-fashion-mnist'), cifar10 (python batches), imagefolder (train/ and val/ class folders)",
+        " 'apt-get install dataset-fashion-mnist'), cifar10 (python batches), imagefolder (train/ and val/ class folders),"
+        " or package.module:factory / file.py:factory returning (train, test[, info]) datasets",
     )
     p.add_argument(
         "--data-dir",

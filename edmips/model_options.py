@@ -89,6 +89,13 @@ def add_byom_arguments(
             help="train on the first N images of a seeded shuffle of the training split"
             " (quick runs on large data; default: all)",
         )
+        p.add_argument(
+            "--no-augment",
+            dest="augment",
+            action="store_false",
+            help="no training augmentations (default for cifar10: random crop with 4-pixel padding"
+            " + flip; imagefolder: random resized crop + flip; none for digits/fmnist)",
+        )
     if workers:
         p.add_argument(
             "--workers",

@@ -131,6 +131,7 @@ class SearchConfig(_DictConfig):
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: str | None = None  # None (float32) | bf16 (CUDA autocast)
     pin_memory: bool = False  # DataLoader pin_memory (for CUDA)
+    augment: bool = True  # standard training augmentations (cifar10, imagefolder only)
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -183,6 +184,7 @@ class TrainConfig(_DictConfig):
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: str | None = None  # None (float32) | bf16 (CUDA autocast)
     pin_memory: bool = False  # DataLoader pin_memory (for CUDA)
+    augment: bool = True  # standard training augmentations (cifar10, imagefolder only)
 
 
 @dataclass

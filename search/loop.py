@@ -218,7 +218,9 @@ class SearchSetup:
         self.w_bits, self.a_bits = supported_candidates(
             self.accel, cfg.w_bits, cfg.a_bits, quiet=not verbose
         )
-        self.train_ds, self.test_ds, self.info = load_dataset(cfg.data, cfg.data_dir, split_seed=0)
+        self.train_ds, self.test_ds, self.info = load_dataset(
+            cfg.data, cfg.data_dir, split_seed=0, augment=cfg.augment
+        )
         self.train_ds = train_subset(self.train_ds, cfg.train_subset)
         shape = tuple(self.info["input_shape"])
         self.model = resolve_model(

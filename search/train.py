@@ -121,7 +121,9 @@ def run_train(cfg: TrainConfig) -> dict[str, Any]:
     device = resolve_device(cfg.device)
     amp = check_amp(cfg.amp, device)
     seed_everything(cfg.seed)
-    train_ds, test_ds, info = load_dataset(cfg.data, cfg.data_dir, split_seed=0)
+    train_ds, test_ds, info = load_dataset(
+        cfg.data, cfg.data_dir, split_seed=0, augment=cfg.augment
+    )
     train_ds = train_subset(train_ds, cfg.train_subset)
     shape = tuple(info["input_shape"])
     model, alloc, _ = build_fixed(

@@ -356,3 +356,112 @@ def test_cuda_checkpoint_resumes_on_cpu(tmp_path, cuda_tagged, capsys, monkeypat
     assert rc == 0, err  # ... edmips maps it onto the CPU and continues
     log = (tmp_path / "s" / "search_log.jsonl").read_text().splitlines()
     assert [json.loads(r)["epoch"] for r in log] == [1, 2]
+
+
+# ---- data at scale: CIFAR-10 batches, image folders, factory data sets (tiny, synthetic) ----
+def _cifar(tmp_path: Path, n: int = 8) -> Path:
+    import pickle
+
+    import numpy as np
+
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        d = {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), b"labels": [0, 1] * (n // 2)}
+        (folder / name).write_bytes(pickle.dumps(d))
+    return tmp_path
+
+
+def test_cifar10_augmentation_is_a_padded_crop_and_flip(tmp_path):
+    from search.data import AugmentedTensorDataset, load_dataset
+
+    tr, te, _ = load_dataset("cifar10", str(_cifar(tmp_path)), augment=True)
+    assert isinstance(tr, AugmentedTensorDataset) and not isinstance(te, AugmentedTensorDataset)
+    raw = tr.tensors[0][3]
+    padded = torch.nn.functional.pad(raw, (4, 4, 4, 4))
+    crops = [padded[:, i : i + 32, j : j + 32] for i in range(9) for j in range(9)]
+    crops += [c.flip(-1) for c in crops]
+    torch.manual_seed(1)
+    seen = set()
+    for _ in range(30):
+        x, y = tr[3]
+        assert x.shape == (3, 32, 32) and int(y) == 1
+        hits = [k for k, c in enumerate(crops) if torch.equal(c, x)]
+        assert hits, "not a crop of the padded image"
+        seen.add(hits[0])
+    assert len(seen) > 10  # it is random
+    torch.manual_seed(1)
+    again = tr[3][0]
+    torch.manual_seed(1)
+    assert torch.equal(again, tr[3][0])  # and seeded
+    plain, _, _ = load_dataset("cifar10", str(tmp_path), augment=False)
+    assert torch.equal(plain[3][0], raw)
+
+
+def test_imagefolder_png_and_npy_with_augmentations(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from search.data import load_dataset, resize_center_crop
+
+    for split in ("train", "val"):
+        for c in ("cat", "dog"):
+            d = tmp_path / split / c
+            d.mkdir(parents=True)
+            Image.new("RGB", (40, 20), (10, 200, 30)).save(d / "a.png")
+            np.save(d / "b.npy", np.full((20, 30, 3), 128, dtype=np.uint8))
+    tr, te, info = load_dataset("imagefolder", str(tmp_path), image_size=16, augment=True)
+    assert info["num_classes"] == 2 and len(tr) == 4 and len(te) == 4
+    for ds in (tr, te):
+        for i in range(4):
+            x, _ = ds[i]
+            assert x.shape == (3, 16, 16) and torch.isfinite(x).all()
+    # centre crop: a wide image whose left and right quarters differ keeps only the middle
+    img = torch.zeros(3, 20, 40)
+    img[:, :, :10] = 1.0
+    img[:, :, 30:] = 1.0
+    assert resize_center_crop(img, 16).abs().max() < 1e-6
+
+
+def test_factory_dataset_through_the_cli(tmp_path, capsys):
+    (tmp_path / "mydata.py").write_text(
+        "import torch\n"
+        "from torch.utils.data import TensorDataset\n"
+        "def blobs(data_dir=None):\n"
+        "    g = torch.Generator().manual_seed(0)\n"
+        "    y = torch.arange(96) % 3\n"
+        "    x = torch.randn(96, 1, 6, 6, generator=g) * 0.3 + y.view(-1, 1, 1, 1).float()\n"
+        "    return TensorDataset(x[:72], y[:72]), TensorDataset(x[72:], y[72:])\n"
+        "def bad():\n"
+        "    return 'nope'\n"
+    )
+    data = f"{tmp_path / 'mydata.py'}:blobs"
+    rc, out, err = _run(
+        capsys,
+        ["train", "--model", MLP, "--data", data, "--bits", "4/4", "--epochs", "3",
+         "--out", tmp_path / "t", *QUIET],
+    )  # fmt: skip
+    assert rc == 0, err
+    summary = json.loads((tmp_path / "t" / "train_summary.json").read_text())
+    assert summary["zoo_args"] == {"num_classes": 3, "input_shape": [1, 6, 6]}
+    rc, out, err = _run(capsys, ["evaluate", "--model-file", tmp_path / "t" / "model.pt"])
+    assert rc == 0 and "on " + data in out, err
+    rc, _, err = _run(
+        capsys,
+        ["train", "--data", f"{tmp_path / 'mydata.py'}:bad", "--bits", "4/4",
+         "--out", tmp_path / "t2", *QUIET],
+    )  # fmt: skip
+    _one_line_error(rc, err, "returned str; expected (train, test)")
+
+
+def test_search_on_cifar10_files_with_a_user_model(tmp_path, capsys):
+    rc, _, err = _run(
+        capsys,
+        ["search", "--model", MOBILE, "--model-arg", "width=4", "--data", "cifar10",
+         "--data-dir", _cifar(tmp_path), "--target", "bitops=0.6x", "--epochs", "1",
+         "--workers", "0", "--out", tmp_path / "s", *QUIET],
+    )  # fmt: skip
+    assert rc == 0, err
+    summary = json.loads((tmp_path / "s" / "summary.json").read_text())
+    assert summary["data"] == "cifar10" and summary["config"]["augment"] is True
