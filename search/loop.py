@@ -71,7 +71,10 @@ def dist_env() -> tuple[int, int]:
 def init_distributed(backend: str = "gloo") -> tuple[int, int]:
     """Join torchrun's process group (``backend``: gloo on the CPU, nccl on CUDA)."""
     rank, world = dist_env()
-    if world > 1 and not dist.is_initialized():
+    # torchrun sets MASTER_ADDR: even one process joins a group, so that
+    # `torchrun --nproc_per_node 1` exercises the same DDP and backend as a multi-GPU run
+    launched = world > 1 or "MASTER_ADDR" in os.environ
+    if launched and not dist.is_initialized():
         dist.init_process_group(backend, rank=rank, world_size=world)
     return rank, world
 
@@ -386,7 +389,9 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
         if main:
             print(f"resuming {out} at epoch {start + 1}/{cfg.epochs}")
     net: nn.Module = model
-    if world > 1:
+    if dist.is_initialized():
+        if main and cfg.progress:
+            print(f"DistributedDataParallel: {world} process(es), backend {dist.get_backend()}")
         net = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
@@ -532,7 +537,7 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
                 )
     setup.set_temperature(cfg.temp_end if cfg.epochs > warm else cfg.temp_start)  # type: ignore[arg-type]
     summary = finish(setup, out, log, write=main)
-    if world > 1:
+    if dist.is_initialized():
         dist.barrier()
     return summary
 

@@ -465,3 +465,25 @@ def test_search_on_cifar10_files_with_a_user_model(tmp_path, capsys):
     assert rc == 0, err
     summary = json.loads((tmp_path / "s" / "summary.json").read_text())
     assert summary["data"] == "cifar10" and summary["config"]["augment"] is True
+
+
+def test_torchrun_one_process_joins_a_group(tmp_path):
+    """`torchrun --nproc_per_node 1` runs DDP too (gloo on the CPU; NCCL on CUDA, see
+    bench/gpu_check.sh), so a one-GPU check exercises the multi-GPU path."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "1",
+           "--master_port", str(port), "-m", "edmips", "search", "--model", MLP,
+           "--target", "bitops=0.6x", "--epochs", "1", "--train-subset", "128",
+           "--device", "cpu", "--out", str(tmp_path / "s")]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "DistributedDataParallel: 1 process(es), backend gloo" in r.stdout
+    assert json.loads((tmp_path / "s" / "summary.json").read_text())["world_size"] == 1
