@@ -390,7 +390,7 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
             print(f"resuming {out} at epoch {start + 1}/{cfg.epochs}")
     net: nn.Module = model
     if dist.is_initialized():
-        if main and cfg.progress:
+        if main:
             print(f"DistributedDataParallel: {world} process(es), backend {dist.get_backend()}")
         net = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
