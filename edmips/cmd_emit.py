@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from edmips.model_options import add_byom_arguments
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -25,10 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     src.add_argument(
         "--zoo",
         default=None,
-        metavar="NAME",
-        help="build an untrained zoo model instead (tests/smoke runs; needs --alloc or --bits;"
-        " default: none)",
+        metavar="SPEC",
+        help="build an untrained model instead: a zoo name or file.py:factory / module:factory"
+        " (tests/smoke runs; needs --alloc or --bits; default: none)",
     )
+    add_byom_arguments(p, model_args=True)
     p.add_argument(
         "--alloc",
         default=None,
@@ -105,22 +108,29 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
                 )
             alloc = given  # same widths, maybe with stored FPGA plans
         return model, alloc, meta
+    from search.models import is_zoo
     from search.train import build_fixed
     from search.zoo import MODELS
 
-    if args.zoo not in MODELS:
-        from search.errors import SearchError
+    if is_zoo(args.zoo):
+        if args.zoo not in MODELS:
+            from search.errors import SearchError
 
-        raise SearchError(f"unknown model '{args.zoo}' (known: {', '.join(MODELS)})")
-    info = MODELS[args.zoo]
+            raise SearchError(f"unknown model '{args.zoo}' (known: {', '.join(MODELS)})")
+        shape, classes = MODELS[args.zoo].input_shape, MODELS[args.zoo].num_classes
+    else:  # a factory is sized by the data set it will be verified on
+        from search.data import load_dataset
+
+        _, _, data_info = load_dataset(args.data or "digits", args.data_dir)
+        shape, classes = tuple(data_info["input_shape"]), int(data_info["num_classes"])
     alloc = Allocation.load(args.alloc) if args.alloc else None
     model, alloc, _ = build_fixed(
-        args.zoo, info.input_shape, info.num_classes, alloc, args.bits, "fixed"
+        args.zoo, shape, classes, alloc, args.bits, "fixed", model_args=args.model_args
     )
     return (
         model,
         alloc,
-        {"family": "fixed", "data": "digits", "zoo_args": {"input_shape": info.input_shape}},
+        {"family": "fixed", "data": "digits", "zoo_args": {"input_shape": shape}},
     )
 
 

@@ -124,7 +124,9 @@ def _type_ok(value: Any, tp: Any) -> bool:
     if origin is list:
         (inner,) = typing.get_args(tp) or (Any,)
         return isinstance(value, list) and all(_type_ok(v, inner) for v in value)
-    if tp is Any or origin is dict or tp is dict:
+    if origin is dict or tp is dict:
+        return isinstance(value, dict)
+    if tp is Any:
         return True
     return isinstance(value, tp)
 

@@ -487,3 +487,30 @@ def test_torchrun_one_process_joins_a_group(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert "DistributedDataParallel: 1 process(es), backend gloo" in r.stdout
     assert json.loads((tmp_path / "s" / "summary.json").read_text())["world_size"] == 1
+
+
+def test_experiment_model_file_resolves_next_to_the_experiment():
+    import yaml
+
+    from edmips.experiment import Experiment
+
+    raw = yaml.safe_load((ROOT / "examples" / "digits_fpga.yaml").read_text())
+    raw.update(model="user_models.py:mlp", model_args={"hidden": 16})
+    exp = Experiment.from_dict(raw, source="exp.yaml", base=USER.parent)
+    assert exp.model == MLP
+    assert exp.search_config("s").model_args == {"hidden": 16}
+    assert exp.train_config("t").model_args == {"hidden": 16}
+    raw["model_args"] = "hidden=16"
+    with pytest.raises(Exception, match="model_args"):
+        Experiment.from_dict(raw, source="exp.yaml", base=USER.parent)
+
+
+@pytest.mark.slow
+def test_emit_untrained_factory_model(tmp_path, capsys):
+    rc, out, err = _run(
+        capsys,
+        ["emit", "--zoo", MLP, "--model-arg", "hidden=16", "--bits", "4/4", "--out",
+         tmp_path / "fw", "--verify", "10", *QUIET],
+    )  # fmt: skip
+    assert rc == 0, err
+    assert "10/10 samples bit-exact" in out
