@@ -514,3 +514,23 @@ def test_emit_untrained_factory_model(tmp_path, capsys):
     )  # fmt: skip
     assert rc == 0, err
     assert "10/10 samples bit-exact" in out
+
+
+def test_train_weights_start_the_fixed_network(trained):
+    """``train --weights``: the fixed network starts as the loaded one (same allocation: the
+    same test accuracy before any step)."""
+    from hwsim import Allocation
+    from search.checkpoint import load_checkpoint
+    from search.data import load_dataset
+    from search.loop import evaluate_model
+    from search.train import build_fixed
+
+    model_pt = trained / "mlp" / "model.pt"
+    state = load_checkpoint(model_pt)
+    _, test_ds, _ = load_dataset("digits")
+    alloc = Allocation.from_dict(state["allocation"])
+    fresh, _, _ = build_fixed(MLP, (1, 8, 8), 10, alloc, None, "fixed")
+    warm, _, _ = build_fixed(MLP, (1, 8, 8), 10, alloc, None, "fixed", weights=str(model_pt))
+    acc = state["accuracy"]
+    assert evaluate_model(warm, test_ds) == pytest.approx(acc)
+    assert evaluate_model(fresh, test_ds) < acc - 0.3
