@@ -11,8 +11,7 @@ Every epoch: a JSON line in ``search_log.jsonl`` (per-layer probabilities, their
 expected and the argmax cost) and an atomic checkpoint; ``resume`` restarts from the last
 finished epoch and reproduces an uninterrupted run exactly (same seed). Under ``torchrun``
 (RANK/WORLD_SIZE set) the model is wrapped in DistributedDataParallel (NCCL on CUDA, gloo on
-the CPU; see search/device.py) and rank 0
-writes the files.
+the CPU; see search/device.py) and rank 0 writes the files.
 """
 
 from __future__ import annotations
