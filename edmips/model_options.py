@@ -50,7 +50,7 @@ def add_byom_arguments(
             default=None,
             metavar="KEY=VALUE",
             help="keyword argument for the model factory, repeatable; values are YAML scalars"
-            " (e.g. --model-arg width=16 --model-arg act=relu6)",
+            " (e.g. --model-arg width=16 --model-arg act=relu6; default: none)",
         )
     if weights:
         p.add_argument(
@@ -59,7 +59,7 @@ def add_byom_arguments(
             metavar="FILE",
             help="starting weights: a state_dict file (torch.save(model.state_dict())) or a"
             " checkpoint holding one (edmips model.pt, search checkpoint); every weight of the"
-            " network must be there with its shape",
+            " network must be there with its shape (default: none)",
         )
     if device:
         p.add_argument(
@@ -78,7 +78,7 @@ def add_byom_arguments(
         p.add_argument(
             "--pin-memory",
             action="store_true",
-            help="pinned host memory for the data loader (faster copies to a GPU)",
+            help="pinned host memory for the data loader (faster copies to a GPU; default: off)",
         )
     if subset:
         p.add_argument(
