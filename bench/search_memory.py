@@ -21,6 +21,12 @@ Measured per network:
              parameter gradients count, since zero_grad(set_to_none) frees happen before).
 
     python bench/search_memory.py [--batch 32] [--steps 5] [--threads 2] [--size 32]
+                                  [--device all|cpu|cuda|cuda:N]
+
+``--device all`` (default) runs the comparison once per available device (the CPU, and CUDA
+when torch sees a GPU), each in its own process; on CUDA the step time is taken after
+``torch.cuda.synchronize()`` and "peak" is ``torch.cuda.max_memory_allocated`` above the level
+before the step.
 
 Ratios are what matter on a shared machine. Goals: search/fixed step <= 1.3, memory <= 1.5,
 naive/search step >= 4.
@@ -64,6 +70,12 @@ W_BITS = [1, 2, 3, 4]
 A_BITS = [2, 3, 4]
 SHAPE = (3, 32, 32)  # --size changes H and W
 VARIANTS = ("search", "fixed", "naive")
+DEVICE = torch.device("cpu")  # --device
+
+
+def _sync() -> None:
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
 
 
 class NaiveMixedConv2d(MixedConv2d):
@@ -104,16 +116,18 @@ def build(variant: str) -> nn.Module:
 
 
 def make_step(model: nn.Module, batch: int):
+    model.to(DEVICE)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     gen = torch.Generator().manual_seed(1)
-    x = torch.randn(batch, *SHAPE, generator=gen)
-    y = torch.randint(0, 10, (batch,), generator=gen)
+    x = torch.randn(batch, *SHAPE, generator=gen).to(DEVICE)
+    y = torch.randint(0, 10, (batch,), generator=gen).to(DEVICE)
     model.train()
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
         F.cross_entropy(model(x), y).backward()
         opt.step()
+        _sync()
 
     return step, x
 
@@ -133,6 +147,11 @@ def saved_bytes(model: nn.Module, x: torch.Tensor) -> int:
 
 def peak_bytes(step) -> int:
     """Peak live tensor bytes above the starting level during one call of ``step``."""
+    if DEVICE.type == "cuda":
+        base = torch.cuda.memory_allocated(DEVICE)
+        torch.cuda.reset_peak_memory_stats(DEVICE)
+        step()
+        return torch.cuda.max_memory_allocated(DEVICE) - base
     acts = [torch.profiler.ProfilerActivity.CPU]
     with torch.profiler.profile(activities=acts, profile_memory=True) as prof:
         step()
@@ -149,7 +168,29 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--size", type=int, default=32, help="input height and width (pixels)")
+    ap.add_argument(
+        "--device",
+        default="all",
+        help="all (default: the CPU, then CUDA if available, one process each), cpu, cuda, cuda:N",
+    )
     args = ap.parse_args()
+    if args.device == "all":
+        import subprocess
+
+        devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+        for d in devices:
+            argv = list(sys.argv[1:])
+            if "--device" in argv:  # drop "--device all" (the "--device=all" form below)
+                i = argv.index("--device")
+                del argv[i : i + 2]
+            argv = [a for a in argv if not a.startswith("--device=")]
+            subprocess.run([sys.executable, __file__, *argv, "--device", d], check=True)
+            print()
+        return
+    from search.device import resolve_device
+
+    global DEVICE
+    DEVICE = resolve_device(args.device)
     torch.set_num_threads(args.threads)
     global SHAPE
     SHAPE = (3, args.size, args.size)
@@ -178,7 +219,7 @@ def main() -> None:
     med = {v: statistics.median(times[v]) for v in VARIANTS}
     mb = 1 / 2**20
     print(
-        f"ResNet-18, {args.batch}x{'x'.join(map(str, SHAPE))}, CPU threads {args.threads}, "
+        f"ResNet-18, {args.batch}x{'x'.join(map(str, SHAPE))}, device {DEVICE}, CPU threads {args.threads}, "
         f"W{W_BITS} A{A_BITS}, step = median of {args.steps}"
     )
     print(f"{'network':<8} {'step ms':>9} {'saved MiB':>10} {'peak MiB':>9}")

@@ -20,10 +20,12 @@ from search.config import add_field_argument, apply_fpga, config_from_args
 from search.convert import export_fixed
 from search.data import load_dataset
 from search.errors import SearchError
+from search.models import is_zoo
 from search.train import build_fixed, load_trained
 from search.zoo import MODELS
 
 from .experiment import EmitConfig
+from .model_options import ModelArgAction
 from .options import add_progress_argument
 
 _IO = {"stream": "io_stream", "parallel": "io_parallel"}
@@ -48,7 +50,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     src = p.add_mutually_exclusive_group(required=True)
     add_field_argument(src, EmitConfig, "model_file")
-    add_field_argument(src, EmitConfig, "zoo", metavar="NAME")
+    add_field_argument(src, EmitConfig, "zoo", metavar="SPEC")
+    add_field_argument(
+        p, EmitConfig, "model_args", "--model-arg", action=ModelArgAction, metavar="KEY=VALUE"
+    )
     add_field_argument(p, EmitConfig, "alloc")
     add_field_argument(p, EmitConfig, "bits")
     add_field_argument(p, EmitConfig, "accel")
@@ -86,14 +91,18 @@ def _load(cfg: EmitConfig) -> tuple[Any, Any, dict[str, Any]]:
         return model, alloc, meta
     if not cfg.zoo:
         raise SearchError("give a trained model file (--model-file) or a zoo model (--zoo)")
-    if cfg.zoo not in MODELS:
-        raise SearchError(f"unknown model '{cfg.zoo}' (known: {', '.join(MODELS)})")
-    info = MODELS[cfg.zoo]
+    if is_zoo(cfg.zoo):
+        if cfg.zoo not in MODELS:
+            raise SearchError(f"unknown model '{cfg.zoo}' (known: {', '.join(MODELS)})")
+        shape, classes = MODELS[cfg.zoo].input_shape, MODELS[cfg.zoo].num_classes
+    else:  # a factory is sized by the data set it will be verified on
+        _, _, data_info = load_dataset(cfg.data or "digits", cfg.data_dir)
+        shape, classes = tuple(data_info["input_shape"]), int(data_info["num_classes"])
     alloc = Allocation.load(cfg.alloc) if cfg.alloc else None
     model, alloc, _ = build_fixed(
-        cfg.zoo, info.input_shape, info.num_classes, alloc, cfg.bits, "fixed"
+        cfg.zoo, shape, classes, alloc, cfg.bits, "fixed", model_args=cfg.model_args
     )
-    meta = {"family": "fixed", "data": "digits", "zoo_args": {"input_shape": info.input_shape}}
+    meta = {"family": "fixed", "data": "digits", "zoo_args": {"input_shape": shape}}
     return model, alloc, meta
 
 

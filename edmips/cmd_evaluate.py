@@ -10,7 +10,7 @@ from hwsim.fileio import atomic_write_text, check_out_file
 from search.api import EvalConfig, evaluate
 from search.config import add_field_argument, config_from_args
 
-from .options import add_data_args, add_progress_argument
+from .options import add_data_args, add_device_args, add_progress_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,6 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_field_argument(p, EvalConfig, "batch_size", type=int)
     add_field_argument(p, EvalConfig, "accel")
     p.add_argument("--json", default=None, metavar="FILE", help="write the result as JSON to FILE")
+    add_device_args(p, EvalConfig)
+    add_field_argument(p, EvalConfig, "workers", type=int)
     p.add_argument("--force", action="store_true", help="overwrite --json FILE if it exists")
     add_progress_argument(p)
     p.set_defaults(func=run)

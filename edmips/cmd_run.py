@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from edmips.model_options import add_byom_arguments
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from .pipeline import STAGES
@@ -36,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"run only these stages ({', '.join(STAGES)}); the ones they need must be finished",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars or per-epoch lines")
+    add_byom_arguments(p, model_args=False, device=True, workers=True)
     p.set_defaults(func=run)
 
 
@@ -44,6 +47,12 @@ def run(args: argparse.Namespace) -> int:
     from .pipeline import run as run_pipeline
 
     exp = Experiment.load(args.config)
+    # devices are how the run executes, not what it computes: they override the file's sections
+    # and stay out of the stage hashes (an interrupted CUDA run may resume on the CPU)
+    given = {"device": args.device if args.device != "auto" else None, "amp": args.amp}
+    given.update(pin_memory=args.pin_memory or None, workers=args.workers or None)
+    for sec in (exp.search, exp.train):
+        sec.update({k: v for k, v in given.items() if v is not None})
     out = args.out or str(Path("runs") / Path(args.config).stem)
     res = run_pipeline(
         exp, out, force=args.force, stages=args.stages, progress=not args.no_progress

@@ -21,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         " uniform 8/8. With --target a controller adapts lambda so the expected cost reaches the budget,"
         " then the argmax allocation is repaired to meet it exactly (multiple-choice knapsack, scipy milp)."
         " Writes OUT/allocation.yaml, OUT/search_log.jsonl, OUT/summary.json and OUT/checkpoint.pt."
-        " Under torchrun the search runs DistributedDataParallel (gloo) with rank 0 writing.",
+        " Under torchrun the search runs DistributedDataParallel (NCCL on CUDA, gloo on the CPU) with"
+        " rank 0 writing.",
     )
     add_training_args(p, SearchConfig)
     add_field_argument(p, SearchConfig, "accel")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from edmips.model_options import MODEL_HELP, add_byom_arguments
 from hwsim.cli import add_simulate_arguments, run_simulation
 from hwsim.errors import HwsimError
 from hwsim.metrics import totals_help
@@ -31,17 +32,17 @@ def load_workload(args: argparse.Namespace) -> Workload:
         return Workload.load(args.workload)
     if not args.model:
         raise HwsimError("give --model NAME (with --input-shape) or --workload FILE")
+    from search.models import default_input_shape, model_label, resolve_model
     from search.trace import trace_workload
-    from search.zoo import MODELS, build_model
 
-    if args.model not in MODELS:
-        raise HwsimError(f"--model '{args.model}': unknown (known: {', '.join(MODELS)})")
-    shape = parse_shape(args.input_shape) if args.input_shape else MODELS[args.model].input_shape
+    shape = parse_shape(args.input_shape) if args.input_shape else default_input_shape(args.model)
+    if shape is None:
+        raise HwsimError(f"--model '{args.model}': give its --input-shape CxHxW, e.g. 1x28x28")
     if len(shape) != 3:
         raise HwsimError(f"--input-shape '{args.input_shape}': expected CxHxW, e.g. 1x28x28")
     # the small models size their pooling and linear layers from the input shape
-    model = build_model(args.model, input_shape=shape)
-    return trace_workload(model, shape, batch=args.batch, name=args.model)
+    model = resolve_model(args.model, getattr(args, "model_args", None), input_shape=shape)
+    return trace_workload(model, shape, batch=args.batch, name=model_label(args.model))
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,11 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         " Several --accel print a side-by-side comparison.",
     )
     src = p.add_argument_group("workload (one of)")
-    src.add_argument(
-        "--model",
-        metavar="NAME",
-        help="a zoo model (resnet18, resnet50, mobilenet_v2, resnet20, digits_cnn, ...)",
-    )
+    src.add_argument("--model", metavar="SPEC", help=MODEL_HELP)
+    add_byom_arguments(src, model_args=True)
     src.add_argument(
         "--input-shape",
         metavar="CxHxW",

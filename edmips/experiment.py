@@ -44,18 +44,19 @@ from search.config import (
     describe,
     one_of,
 )
+from search.models import canonical_spec
 
 VERSION = 2
 SUPPORTED_VERSIONS = (1, 2)
 
 # fields the experiment sets once for every stage (top level of the file)
-COMMON = ("model", "data", "data_dir", "family", "first", "last", "seed")
+COMMON = ("model", "model_args", "data", "data_dir", "family", "first", "last", "seed")
 # stage-config fields the pipeline owns (paths, resume, progress; the fpga target is top level)
 SEARCH_OWNED = {"out", "resume", "force", "progress", "fpga"}
 TRAIN_OWNED = {"out", "force", "progress", "allocation", "bits", "init_from_search"}
 SIMULATE_OWNED = {"out", "force", "model_file", "model", "allocation", "progress", "fpga"}
 EMIT_OWNED = {"out", "force", "model_file", "progress", "data", "data_dir", "fpga", "zoo"}
-EMIT_OWNED |= {"alloc", "bits"}
+EMIT_OWNED |= {"alloc", "bits", "model_args"}
 
 
 class ExperimentError(HwsimError):
@@ -100,7 +101,8 @@ class EmitConfig(ConfigBase):
     model_file: str | None = Field(None, description="model.pt written by 'edmips train'")
     zoo: str | None = Field(
         None,
-        description="build an untrained zoo model instead (tests/smoke runs; needs --alloc or --bits)",
+        description="build an untrained model instead: a zoo name or file.py:factory /"
+        " module:factory (tests/smoke runs; needs --alloc or --bits)",
     )
     alloc: str | None = Field(
         None,
@@ -108,6 +110,9 @@ class EmitConfig(ConfigBase):
         " written by 'simulate' (default: the model file's allocation)",
     )
     bits: str | None = Field(None, description="with --zoo: uniform W/A for non-float layers")
+    model_args: dict[str, Any] | None = Field(
+        None, description="with --zoo FILE.py:factory: keyword arguments of the factory"
+    )
     accel: str | None = Field(
         None,
         description="fpga_dataflow accelerator config: part, clock and the budgeted design"
@@ -263,6 +268,7 @@ class Experiment(_Common):  # type: ignore[misc, valid-type]
     def _resolve_paths(self, base: str | os.PathLike | None) -> None:
         if self.data_dir is not None:
             self.data_dir = resolve_input_path(self.data_dir, base)
+        self.model = canonical_spec(self.model, base)  # a model file next to the experiment
         for sec in (self.search, self.emit):
             if sec is not None and isinstance(sec.accel, str):
                 sec.accel = resolve_input_path(sec.accel, base, config=True)

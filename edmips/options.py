@@ -14,7 +14,8 @@ from search.config import (
     TrainingConfig,
     add_field_argument,
 )
-from search.data import DATASETS
+
+from .model_options import ModelArgAction
 
 
 def bit_list(text: str) -> list[int]:
@@ -32,7 +33,7 @@ def bit_list(text: str) -> list[int]:
 
 def add_data_args(p: argparse.ArgumentParser, cls: type[ConfigBase] = NetworkConfig) -> None:
     """``--data`` and ``--data-dir``."""
-    add_field_argument(p, cls, "data", choices=list(DATASETS))
+    add_field_argument(p, cls, "data")
     add_field_argument(p, cls, "data_dir")
 
 
@@ -40,6 +41,9 @@ def add_network_args(p: argparse.ArgumentParser, cls: type[NetworkConfig]) -> No
     """The :class:`search.config.NetworkConfig` fields (model, data, quantizers, layer policy,
     train subset, batch size, seed)."""
     add_field_argument(p, cls, "model")
+    add_field_argument(
+        p, cls, "model_args", "--model-arg", action=ModelArgAction, metavar="KEY=VALUE"
+    )
     add_data_args(p, cls)
     add_field_argument(p, cls, "family", choices=list(FAMILIES))
     add_field_argument(p, cls, "first", choices=list(LAYER_POLICIES))
@@ -60,6 +64,16 @@ def add_training_args(p: argparse.ArgumentParser, cls: type[TrainingConfig]) -> 
     add_field_argument(p, cls, "force")
     add_field_argument(p, cls, "workers", type=int)
     add_progress_argument(p)
+    add_field_argument(p, cls, "weights", metavar="FILE")
+    add_device_args(p, cls)
+    add_field_argument(p, cls, "augment", "--no-augment", action="store_false")
+
+
+def add_device_args(p: argparse.ArgumentParser, cls: type[ConfigBase]) -> None:
+    """``--device``, ``--amp`` and ``--pin-memory`` (see :mod:`search.device`)."""
+    add_field_argument(p, cls, "device")
+    add_field_argument(p, cls, "amp", choices=["bf16"])
+    add_field_argument(p, cls, "pin_memory")
 
 
 def add_progress_argument(p: argparse.ArgumentParser) -> None:

@@ -37,9 +37,9 @@ from search.config import BitList, NetworkConfig, PositiveInt, SearchConfig, Tra
 from search.convert import LayerPolicy, convert_for_search, mixed_layers
 from search.cost import HardwareCost, supported_candidates
 from search.data import load_dataset
+from search.models import resolve_model
 from search.trace import trace_workload
 from search.train import uniform_allocation
-from search.zoo import build_model
 
 from .experiment import accel_key
 from .plots import Point, plot_accuracy_vs_cost
@@ -48,6 +48,7 @@ CONFIG_FILE = "pareto_config.json"
 # keys of ParetoConfig whose change makes finished sub-runs of an output folder stale
 SAME_KEYS = (
     "model",
+    "model_args",
     "data",
     "data_dir",
     "metric",
@@ -192,13 +193,13 @@ def check_feasible(cfg: ParetoConfig) -> tuple[dict[tuple[str, str], float], Any
     _, _, info = load_dataset(cfg.data, cfg.data_dir, split_seed=0)
     shape = tuple(info["input_shape"])
     bad: dict[tuple[str, str], float] = {}
-    plain = build_model(cfg.model, num_classes=info["num_classes"], input_shape=shape)
+    plain = resolve_model(cfg.model, cfg.model_args, info["num_classes"], shape)
     workload = trace_workload(plain, shape, batch=1, name=cfg.model)
     for path in cfg.accels:
         metric = cfg.metric
         acc = load_config(path)
         w, a = supported_candidates(acc, defaults.w_bits, defaults.a_bits, quiet=True)
-        model = build_model(cfg.model, num_classes=info["num_classes"], input_shape=shape)
+        model = resolve_model(cfg.model, cfg.model_args, info["num_classes"], shape)
         wl = trace_workload(model, shape, batch=1, name=cfg.model)
         convert_for_search(model, w, a, cfg.family, LayerPolicy(cfg.first, cfg.last))
         mixed = mixed_layers(model)

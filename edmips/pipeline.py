@@ -35,6 +35,7 @@ from hwsim.fileio import atomic_write_text, check_out_dir
 from hwsim.fpga_plan import FpgaPlan, make_plan
 from search.api import search, train
 from search.config import apply_fpga
+from search.models import model_label, resolve_model
 from search.trace import trace_workload
 from search.train import load_trained
 from search.zoo import MODELS, build_model
@@ -76,10 +77,15 @@ def fpga_plan(wl: Any, alloc: Allocation, config: Any) -> FpgaPlan:
 def _workload_and_allocation(cfg: SimulateConfig) -> tuple[Any, Allocation]:
     if cfg.model_file:
         _, alloc, meta = load_trained(cfg.model_file)
-        name = meta["model_name"]
         zoo = meta["zoo_args"]
         shape = tuple(zoo["input_shape"])
-        model = build_model(name, num_classes=int(zoo["num_classes"]), input_shape=shape)
+        model = resolve_model(
+            meta["model_name"],
+            meta.get("model_args"),
+            num_classes=int(zoo["num_classes"]),
+            input_shape=shape,
+        )
+        name = model_label(meta["model_name"])
     else:
         if not cfg.model or not cfg.allocation:
             raise ExperimentError("simulate: give model_file, or model with allocation")
@@ -154,12 +160,21 @@ class _Run:
         """What a stage's result depends on (its hash decides skip / error / redo)."""
         e = self.exp
         search = e.search_config(self.p("search")).to_dict()
-        for k in ("out", "resume", "force", "progress", "workers"):
+        for k in ("out", "resume", "force", "progress", "workers", "device", "pin_memory"):
             search.pop(k)
         if search.get("fpga") is None:  # keeps the hashes of runs made before the fpga section
             search.pop("fpga", None)
         train = e.train_config(self.p("train")).to_dict()
-        for k in ("out", "force", "progress", "workers", "allocation", "bits"):
+        for k in (
+            "out",
+            "force",
+            "progress",
+            "workers",
+            "device",
+            "pin_memory",
+            "allocation",
+            "bits",
+        ):
             train.pop(k)
         cfg: dict[str, Any] = {"search": search, "files": {}}
         accels = [e.search.accel]  # the search (and so every later stage) reads it

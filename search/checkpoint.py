@@ -19,18 +19,26 @@ CHECKPOINT_VERSION = 1
 
 
 def rng_state() -> dict[str, Any]:
-    """Python, numpy and torch (CPU) generator states."""
-    return {
+    """Python, numpy and torch (CPU, and CUDA when in use) generator states."""
+    state = {
         "python": random.getstate(),
         "numpy": np.random.get_state(),
         "torch": torch.get_rng_state(),
     }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore :func:`rng_state`; CUDA states only where as many GPUs are visible (a CUDA run
+    resumed on the CPU continues with the CPU generators)."""
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
+    cuda = state.get("cuda")
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
 
 
 def seed_everything(seed: int) -> None:

@@ -36,7 +36,17 @@ if TYPE_CHECKING:
     from hwsim.config import AccelConfig
 
 # keys of SearchConfig that may differ between a run and its resumption
-RESUME_FREE = {"resume", "force", "workers", "out", "progress", "epochs"}
+RESUME_FREE = {
+    "resume",
+    "force",
+    "workers",
+    "out",
+    "progress",
+    "epochs",
+    "device",
+    "pin_memory",
+    "weights",
+}
 
 #: Default candidate weight widths per quantizer family (the one place they are set; the CLI,
 #: experiment files and pareto leave ``w_bits`` unset to get these). ``fixed`` weights map onto a
@@ -297,13 +307,17 @@ class NetworkConfig(ConfigBase):
 
     model: str = Field(
         "digits_cnn",
-        description="zoo model name (e.g. digits_cnn, digits_mlp, fmnist_cnn, resnet20, resnet18)",
+        description="the network: a zoo name (digits_cnn, digits_mlp, fmnist_cnn, resnet20,"
+        " resnet18, ...), path/to/file.py:factory or package.module:factory (a callable returning"
+        " a torch.nn.Module; it gets num_classes/input_shape from the data set when its signature"
+        " names them)",
     )
     data: str = Field(
         "digits",
         description="data set: digits (sklearn, bundled), fmnist (Fashion-MNIST IDX files, e.g. from"
         " 'apt-get install dataset-fashion-mnist'), cifar10 (python batches), imagefolder (train/"
-        " and val/ class folders)",
+        " and val/ class folders), or package.module:factory / file.py:factory returning (train,"
+        " test[, info]) datasets",
     )
     data_dir: str | None = Field(
         None,
@@ -327,6 +341,9 @@ class NetworkConfig(ConfigBase):
     )
     batch_size: PositiveInt = Field(64, description="minibatch size per process")
     seed: int = Field(0, description="random seed: the same seed gives the same result")
+    model_args: dict[str, Any] | None = Field(
+        None, description="keyword arguments of a model factory (--model FILE.py:factory)"
+    )
 
     def network_fields(self) -> dict[str, Any]:
         """The :class:`NetworkConfig` fields of this config (to build another stage's config)."""
@@ -348,6 +365,18 @@ class TrainingConfig(NetworkConfig):
     force: bool = Field(False, description="overwrite an existing finished --out folder")
     workers: Count = Field(0, description="data-loader worker processes (0: the main process)")
     progress: bool = Field(True, description="progress bars and per-epoch lines")
+    # ---- own weights and devices (see search/models.py and search/device.py) ----
+    weights: str | None = Field(
+        None, description="starting weights: a state_dict or a checkpoint (strict key check)"
+    )
+    device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
+    amp: str | None = Field(
+        None, description="mixed precision: bf16 (CUDA autocast; none: float32)"
+    )
+    pin_memory: bool = Field(False, description="DataLoader pin_memory (for CUDA)")
+    augment: bool = Field(
+        True, description="standard training augmentations (cifar10, imagefolder only)"
+    )
 
 
 class SearchConfig(TrainingConfig):
@@ -505,6 +534,13 @@ class EvalConfig(ConfigBase):
         None, description="also simulate the model's allocation on this accelerator config"
     )
     progress: bool = Field(True, description="progress bars")
+    # ---- devices (see search/device.py) ----
+    device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
+    amp: str | None = Field(
+        None, description="mixed precision: bf16 (CUDA autocast; none: float32)"
+    )
+    workers: Count = Field(0, description="data-loader worker processes (0: the main process)")
+    pin_memory: bool = Field(False, description="DataLoader pin_memory (for CUDA)")
 
 
 # ---- the CLI, built from the fields ----

@@ -329,6 +329,6 @@ class HardwareCost(nn.Module):
         pw = torch.stack([p[0] for p in probs]).detach().to(torch.float64)
         pa = torch.stack([p[1] for p in probs]).detach().to(torch.float64)
         return {
-            k: torch.einsum("li,lij,lj->l", pw, getattr(self, f"t_{k}"), pa).numpy()
+            k: torch.einsum("li,lij,lj->l", pw, getattr(self, f"t_{k}"), pa).cpu().numpy()
             for k in self.keys
         }

@@ -2,7 +2,7 @@
 (:mod:`search.train`): distributed setup, seeded resumable data loaders, the weights' SGD and its
 step schedule, the finite-loss guard and top-1 evaluation.
 
-Under ``torchrun`` (RANK/WORLD_SIZE set) processes join a gloo process group (CPU); a loader's
+Under ``torchrun`` processes join a process group (gloo on the CPU, NCCL on CUDA); a loader's
 order depends only on (seed, epoch), so a resumed run sees the same batches without saved
 sampler state.
 """
@@ -18,6 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from .config import TrainingConfig
+from .device import model_device, pin, to_device
 from .errors import SearchError
 
 
@@ -28,11 +29,15 @@ def dist_env() -> tuple[int, int]:
     return 0, 1
 
 
-def init_distributed() -> tuple[int, int]:
-    """Join the gloo process group when launched by torchrun; returns (rank, world_size)."""
+def init_distributed(backend: str = "gloo") -> tuple[int, int]:
+    """Join torchrun's process group (``backend``: gloo on the CPU, nccl on CUDA); returns
+    (rank, world_size)."""
     rank, world = dist_env()
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("gloo", rank=rank, world_size=world)
+    # torchrun sets MASTER_ADDR: even one process joins a group, so that
+    # `torchrun --nproc_per_node 1` exercises the same DDP and backend as a multi-GPU run
+    launched = world > 1 or "MASTER_ADDR" in os.environ
+    if launched and not dist.is_initialized():
+        dist.init_process_group(backend, rank=rank, world_size=world)
     return rank, world
 
 
@@ -45,23 +50,41 @@ def make_loader(
     workers: int,
     world: int,
     rank: int,
+    pin_memory: bool = False,
 ) -> DataLoader:
     """A loader whose order depends only on (seed, epoch): resumable without saved sampler state."""
+    if workers < 0:
+        raise SearchError(f"--workers {workers}: expected a non-negative integer")
     if world > 1:
         sampler = DistributedSampler(ds, num_replicas=world, rank=rank, shuffle=shuffle, seed=seed)
         sampler.set_epoch(epoch)
-        return DataLoader(ds, batch_size=batch_size, sampler=sampler, num_workers=workers)
+        return DataLoader(
+            ds, batch_size=batch_size, sampler=sampler, num_workers=workers, pin_memory=pin_memory
+        )
     g = torch.Generator().manual_seed(seed * 100003 + epoch)
-    return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=g, num_workers=workers)
+    return DataLoader(
+        ds,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        generator=g,
+        num_workers=workers,
+        pin_memory=pin_memory,
+    )
 
 
-def evaluate_model(model: nn.Module, ds: Dataset, batch_size: int = 256, workers: int = 0) -> float:
-    """Top-1 accuracy in [0, 1] of ``model`` (eval mode) on ``ds``."""
+def evaluate_model(
+    model: nn.Module, ds: Dataset, batch_size: int = 256, workers: int = 0, pin_memory: bool = False
+) -> float:
+    """Top-1 accuracy in [0, 1] of ``model`` (eval mode, float32, on the model's device) on ``ds``."""
     was = model.training
     model.eval()
+    device = model_device(model)
     correct = total = 0
     with torch.no_grad():
-        for x, y in DataLoader(ds, batch_size=batch_size, num_workers=workers):
+        for batch in DataLoader(
+            ds, batch_size=batch_size, num_workers=workers, pin_memory=pin(pin_memory, device)
+        ):
+            x, y = to_device(batch, device)
             correct += int((model(x).argmax(1) == y).sum())
             total += int(y.numel())
     model.train(was)

@@ -10,8 +10,8 @@ the summary says whether it changed anything and which layers.
 Every epoch: a JSON line in ``search_log.jsonl`` (per-layer probabilities, their entropy, the
 expected and the argmax cost) and an atomic checkpoint; ``resume`` restarts from the last
 finished epoch and reproduces an uninterrupted run exactly (same seed). Under ``torchrun``
-(RANK/WORLD_SIZE set) the model is wrapped in DistributedDataParallel (gloo, CPU) and rank 0
-writes the files.
+(RANK/WORLD_SIZE set) the model is wrapped in DistributedDataParallel (NCCL on CUDA, gloo on
+the CPU; see search/device.py) and rank 0 writes the files.
 """
 
 from __future__ import annotations
@@ -45,6 +45,14 @@ from .config import RESUME_FREE, SearchConfig, apply_fpga
 from .convert import LayerPolicy, convert_for_search, mixed_layers
 from .cost import METRICS, UNITS, HardwareCost, supported_candidates
 from .data import load_dataset, train_subset
+from .device import (
+    autocast,
+    check_amp,
+    ddp_backend,
+    pin,
+    resolve_device,
+    to_device,
+)
 from .engine import (
     check_finite,
     dist_env,
@@ -55,8 +63,8 @@ from .engine import (
     weight_optimizer,
 )
 from .errors import SearchError
+from .models import model_label, plain_keys, resolve_model
 from .trace import trace_workload
-from .zoo import build_model
 
 CKPT = "checkpoint.pt"
 StepCallback = Callable[[int, int, nn.Module], None]
@@ -132,11 +140,16 @@ class SearchSetup:
         self.w_bits, self.a_bits = supported_candidates(
             self.accel, cfg.w_bits, cfg.a_bits, quiet=not verbose
         )
-        self.train_ds, self.test_ds, self.info = load_dataset(cfg.data, cfg.data_dir, split_seed=0)
+        self.train_ds, self.test_ds, self.info = load_dataset(
+            cfg.data, cfg.data_dir, split_seed=0, augment=cfg.augment
+        )
         self.train_ds = train_subset(self.train_ds, cfg.train_subset)
         shape = tuple(self.info["input_shape"])
-        self.model = build_model(cfg.model, num_classes=self.info["num_classes"], input_shape=shape)
-        self.workload = trace_workload(self.model, shape, batch=1, name=cfg.model)
+        self.model = resolve_model(
+            cfg.model, cfg.model_args, num_classes=self.info["num_classes"], input_shape=shape
+        )
+        self.plain_keys = plain_keys(self.model)  # what --weights must hold
+        self.workload = trace_workload(self.model, shape, batch=1, name=model_label(cfg.model))
         self.policy = LayerPolicy(first=cfg.first, last=cfg.last)
         self.summary = convert_for_search(
             self.model, self.w_bits, self.a_bits, cfg.family, self.policy
@@ -174,8 +187,8 @@ class SearchSetup:
         """``(pw [L, nW], pa [L, nA])`` at the current temperature, searched-layer order."""
         with torch.no_grad():
             pr = self.probs()
-            pw = np.stack([p[0].detach().double().numpy() for p in pr])
-            pa = np.stack([p[1].detach().double().numpy() for p in pr])
+            pw = np.stack([p[0].detach().double().cpu().numpy() for p in pr])
+            pa = np.stack([p[1].detach().double().cpu().numpy() for p in pr])
         return pw, pa
 
     def argmax_indices(self) -> np.ndarray:
@@ -246,7 +259,9 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
     """Run or resume one search; writes allocation.yaml, search_log.jsonl, summary.json and the
     checkpoint under ``cfg.out`` (rank 0 only). ``callback(epoch, step, model)`` runs after every step
     (tests use it to interrupt a run)."""
-    rank, world = init_distributed()
+    device = resolve_device(cfg.device)
+    amp = check_amp(cfg.amp, device)
+    rank, world = init_distributed(ddp_backend(device))
     main = rank == 0
     out = _check_out(cfg)
     state = None
@@ -255,7 +270,8 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
         _same_experiment(state["config"], cfg, out / CKPT)
     seed_everything(cfg.seed)
     setup = SearchSetup(cfg, verbose=main)
-    model = setup.model
+    model = setup.model.to(device)
+    setup.cost.to(device)
     weights, arch = split_params(model)
     opt_w = weight_optimizer(weights, cfg)
     opt_a = arch_optimizer(cfg, arch)
@@ -274,6 +290,12 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
         n = warm_start(model, cfg.init)
         if main and cfg.progress:
             print(f"warm start: {n} tensors from {cfg.init}")
+    if state is None and cfg.weights:
+        from .models import load_weights
+
+        n = load_weights(model, cfg.weights, setup.plain_keys)
+        if main and cfg.progress:
+            print(f"starting weights: {n} tensors from {cfg.weights}")
     if state is not None:
         model.load_state_dict(state["model"])
         opt_w.load_state_dict(state["opt_w"])
@@ -284,8 +306,12 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
         if main:
             print(f"resuming {out} at epoch {start + 1}/{cfg.epochs}")
     net: nn.Module = model
-    if world > 1:
-        net = nn.parallel.DistributedDataParallel(model)
+    if dist.is_initialized():
+        if main:
+            print(f"DistributedDataParallel: {world} process(es), backend {dist.get_backend()}")
+        net = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
     ce = nn.CrossEntropyLoss()
     if main:
         out.mkdir(parents=True, exist_ok=True)
@@ -297,7 +323,15 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
             lr_a = float(cfg.lra)  # type: ignore[arg-type]
         searching = epoch >= warm  # warm-up: alphas frozen, no cost term
         loader = make_loader(
-            setup.train_ds, cfg.batch_size, True, cfg.seed, epoch, cfg.workers, world, rank
+            setup.train_ds,
+            cfg.batch_size,
+            True,
+            cfg.seed,
+            epoch,
+            cfg.workers,
+            world,
+            rank,
+            pin(cfg.pin_memory, device),
         )
         n_steps = len(loader)
         ctl.period = n_steps
@@ -310,7 +344,8 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
             disable=not (main and cfg.progress),
             leave=False,
         )
-        for step, (x, y) in enumerate(bar):
+        for step, batch in enumerate(bar):
+            x, y = to_device(batch, device)
             temp = temperature(cfg, epoch, step, n_steps)
             setup.set_temperature(temp)
             if cfg.arch_optimizer == "adam":
@@ -318,7 +353,8 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
                 # far the temperature has annealed (no late jumps across the budget)
                 for g in opt_a.param_groups:
                     g["lr"] = lr_a * temp
-            logits = net(x)
+            with autocast(device, amp):  # the forward pass only; cost and loss stay float
+                logits = net(x).float()
             loss_ce = ce(logits, y)
             probs = setup.probs()
             expected = setup.cost(probs)
@@ -369,7 +405,9 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
             "loss": sums["loss"] / max(sums["n"], 1),
             "ce": sums["ce"] / max(sums["n"], 1),
             "train_acc": sums["correct"] / max(sums["n"], 1),
-            "test_acc": evaluate_model(model, setup.test_ds, workers=cfg.workers),
+            "test_acc": evaluate_model(
+                model, setup.test_ds, workers=cfg.workers, pin_memory=cfg.pin_memory
+            ),
             "expected_cost": exp_now,
             "expected_cost_rel": setup.cost.to_relative(exp_now),
             "argmax_bits": setup.bits_of(idx),
@@ -418,7 +456,7 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
                 )
     setup.set_temperature(cfg.temp_end if cfg.epochs > warm else cfg.temp_start)  # type: ignore[arg-type]
     summary = finish(setup, out, log, write=main)
-    if world > 1:
+    if dist.is_initialized():
         dist.barrier()
     return summary
 

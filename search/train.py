@@ -23,10 +23,11 @@ from .checkpoint import load_checkpoint, save_checkpoint, seed_everything, warm_
 from .config import EvalConfig, TrainConfig
 from .convert import LayerPolicy, convert_fixed
 from .data import load_dataset, train_subset
+from .device import autocast, check_amp, pin, resolve_device, to_device
 from .engine import check_finite, evaluate_model, make_loader, set_lr, weight_optimizer
 from .errors import SearchError
+from .models import canonical_spec, load_weights, model_label, plain_keys, resolve_model
 from .trace import trace_workload
-from .zoo import build_model
 
 MODEL_FILE = "model.pt"
 
@@ -59,10 +60,17 @@ def build_fixed(
     first: str = "float",
     last: str = "float",
     verbose: bool = False,
+    model_args: dict[str, Any] | None = None,
+    weights: str | None = None,
 ) -> tuple[nn.Module, Allocation, Any]:
-    """Zoo model converted to fixed-precision layers; returns (model, allocation, workload)."""
-    model = build_model(model_name, num_classes=num_classes, input_shape=tuple(input_shape))
-    workload = trace_workload(model, tuple(input_shape), batch=1, name=model_name)
+    """The model named by ``model_name`` (zoo name or ``file.py:factory`` / ``module:factory``
+    with ``model_args``) converted to fixed-precision layers, with ``weights`` (``--weights``)
+    loaded; returns (model, allocation, workload)."""
+    model = resolve_model(
+        model_name, model_args, num_classes=num_classes, input_shape=tuple(input_shape)
+    )
+    required = plain_keys(model)
+    workload = trace_workload(model, tuple(input_shape), batch=1, name=model_label(model_name))
     if allocation is None:
         if bits is None:
             raise SearchError("give an allocation file (--allocation) or uniform bits (--bits W/A)")
@@ -74,6 +82,10 @@ def build_fixed(
     summary = convert_fixed(model, allocation, family, LayerPolicy(first=first, last=last))
     if verbose:
         print(str(summary))
+    if weights:
+        n = load_weights(model, weights, required)
+        if verbose:
+            print(f"starting weights: {n} tensors from {weights}")
     return model, allocation, workload
 
 
@@ -86,8 +98,12 @@ def run_train(cfg: TrainConfig) -> dict[str, Any]:
     if (cfg.allocation is None) == (cfg.bits is None):
         raise SearchError("give exactly one of --allocation FILE or --bits W/A")
     alloc_in = Allocation.load(cfg.allocation) if cfg.allocation else None
+    device = resolve_device(cfg.device)
+    amp = check_amp(cfg.amp, device)
     seed_everything(cfg.seed)
-    train_ds, test_ds, info = load_dataset(cfg.data, cfg.data_dir, split_seed=0)
+    train_ds, test_ds, info = load_dataset(
+        cfg.data, cfg.data_dir, split_seed=0, augment=cfg.augment
+    )
     train_ds = train_subset(train_ds, cfg.train_subset)
     shape = tuple(info["input_shape"])
     model, alloc, _ = build_fixed(
@@ -100,7 +116,10 @@ def run_train(cfg: TrainConfig) -> dict[str, Any]:
         cfg.first,
         cfg.last,
         verbose=cfg.progress,
+        model_args=cfg.model_args,
+        weights=cfg.weights,
     )
+    model.to(device)
     if cfg.init_from_search:
         n = warm_start(model, cfg.init_from_search, "--init-from-search")
         print(f"initialised {n} tensors from {cfg.init_from_search}")
@@ -112,8 +131,18 @@ def run_train(cfg: TrainConfig) -> dict[str, Any]:
         model.train()
         tot = correct = 0
         loss_sum = 0.0
-        loader = make_loader(train_ds, cfg.batch_size, True, cfg.seed, epoch, cfg.workers, 1, 0)
-        for step, (x, y) in enumerate(
+        loader = make_loader(
+            train_ds,
+            cfg.batch_size,
+            True,
+            cfg.seed,
+            epoch,
+            cfg.workers,
+            1,
+            0,
+            pin(cfg.pin_memory, device),
+        )
+        for step, batch in enumerate(
             tqdm(
                 loader,
                 desc=f"train {epoch + 1}/{cfg.epochs}",
@@ -121,7 +150,9 @@ def run_train(cfg: TrainConfig) -> dict[str, Any]:
                 leave=False,
             )
         ):
-            logits = model(x)
+            x, y = to_device(batch, device)
+            with autocast(device, amp):  # the forward pass only; the loss stays float32
+                logits = model(x).float()
             loss = ce(logits, y)
             check_finite(loss, epoch, step)
             opt.zero_grad(set_to_none=True)
@@ -130,7 +161,7 @@ def run_train(cfg: TrainConfig) -> dict[str, Any]:
             loss_sum += float(loss.detach()) * int(y.numel())
             correct += int((logits.argmax(1) == y).sum())
             tot += int(y.numel())
-        acc = evaluate_model(model, test_ds, workers=cfg.workers)
+        acc = evaluate_model(model, test_ds, workers=cfg.workers, pin_memory=cfg.pin_memory)
         history.append(
             {
                 "epoch": epoch + 1,
@@ -145,7 +176,8 @@ def run_train(cfg: TrainConfig) -> dict[str, Any]:
             )
     acc = history[-1]["test_acc"]
     meta = {
-        "model_name": cfg.model,
+        "model_name": canonical_spec(cfg.model),  # a model file's path stored absolute
+        "model_args": dict(cfg.model_args or {}),
         "zoo_args": {"num_classes": info["num_classes"], "input_shape": list(shape)},
         "family": cfg.family,
         "policy": {"first": cfg.first, "last": cfg.last},
@@ -160,7 +192,7 @@ def run_train(cfg: TrainConfig) -> dict[str, Any]:
             "kind": "trained",
             **meta,
             "allocation": alloc.to_dict(),
-            "state_dict": model.state_dict(),
+            "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
         },
     )
     summary = {
@@ -191,16 +223,20 @@ def load_trained(path: str) -> tuple[nn.Module, Allocation, dict[str, Any]]:
     alloc = Allocation.from_dict(state["allocation"], source=str(path))
     args = state["zoo_args"]
     pol = state.get("policy", {})
-    model, _, _ = build_fixed(
-        state["model_name"],
-        tuple(args["input_shape"]),
-        int(args["num_classes"]),
-        alloc,
-        None,
-        state["family"],
-        pol.get("first", "float"),
-        pol.get("last", "float"),
-    )
+    try:
+        model, _, _ = build_fixed(
+            state["model_name"],
+            tuple(args["input_shape"]),
+            int(args["num_classes"]),
+            alloc,
+            None,
+            state["family"],
+            pol.get("first", "float"),
+            pol.get("last", "float"),
+            model_args=state.get("model_args"),
+        )
+    except SearchError as exc:  # e.g. the model file moved or its factory was renamed
+        raise SearchError(f"{path}: cannot rebuild its model: {exc}") from None
     try:
         model.load_state_dict(state["state_dict"])
     except RuntimeError as exc:
@@ -217,7 +253,10 @@ def load_trained(path: str) -> tuple[nn.Module, Allocation, dict[str, Any]]:
 def run_evaluate(cfg: EvalConfig) -> dict[str, Any]:
     """Top-1 accuracy of a model file on the test split (plus the allocation's hardware totals
     when ``cfg.accel`` is given)."""
+    device = resolve_device(cfg.device)
+    check_amp(cfg.amp, device)  # evaluation itself runs in float32
     model, alloc, meta = load_trained(cfg.model_file)
+    model.to(device)
     data = cfg.data or meta["data"]
     _, test_ds, info = load_dataset(data, cfg.data_dir, split_seed=0)
     if tuple(info["input_shape"]) != tuple(meta["zoo_args"]["input_shape"]):
@@ -225,7 +264,9 @@ def run_evaluate(cfg: EvalConfig) -> dict[str, Any]:
             f"{cfg.model_file}: model takes {meta['zoo_args']['input_shape']}, data set '{data}' gives"
             f" {list(info['input_shape'])}"
         )
-    acc = evaluate_model(model, test_ds, batch_size=cfg.batch_size)
+    acc = evaluate_model(
+        model, test_ds, batch_size=cfg.batch_size, workers=cfg.workers, pin_memory=cfg.pin_memory
+    )
     result: dict[str, Any] = {
         "model_file": cfg.model_file,
         "data": data,
@@ -234,11 +275,14 @@ def run_evaluate(cfg: EvalConfig) -> dict[str, Any]:
     }
     print(f"top-1 {acc * 100:.2f}% on {data} test ({len(test_ds)} images)")
     if cfg.accel:
-        plain = build_model(
+        zoo = meta["zoo_args"]
+        plain = resolve_model(
             meta["model_name"],
-            **{k: (tuple(v) if k == "input_shape" else v) for k, v in meta["zoo_args"].items()},
+            meta.get("model_args"),
+            num_classes=int(zoo["num_classes"]),
+            input_shape=tuple(zoo["input_shape"]),
         )
-        wl = trace_workload(plain, tuple(meta["zoo_args"]["input_shape"]), name=meta["model_name"])
+        wl = trace_workload(plain, tuple(zoo["input_shape"]), name=model_label(meta["model_name"]))
         rep = simulate(wl, alloc, load_config(cfg.accel))
         result["hardware"] = rep.totals
         print(
