@@ -52,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
     given = {"device": args.device if args.device != "auto" else None, "amp": args.amp}
     given.update(pin_memory=args.pin_memory or None, workers=args.workers or None)
     for sec in (exp.search, exp.train):
-        sec.update({k: v for k, v in given.items() if v is not None})
+        for key, value in given.items():
+            if value is not None:
+                setattr(sec, key, value)
     out = args.out or str(Path("runs") / Path(args.config).stem)
     res = run_pipeline(
         exp, out, force=args.force, stages=args.stages, progress=not args.no_progress
