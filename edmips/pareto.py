@@ -332,10 +332,16 @@ def _bits_text(alloc: Allocation, names: list[str]) -> str:
 
 
 def simulate_rows(
-    runs: list[SubRun], summaries: dict[str, dict[str, Any]], accels: list[str], wl: Any
+    runs: list[SubRun],
+    summaries: dict[str, dict[str, Any]],
+    accels: list[str],
+    wl: Any,
+    metric: str = "latency",
 ) -> list[dict[str, Any]]:
     """One row per trained allocation with top-1 and, per accelerator key, ``latency_s`` (one
-    batch-1 inference, s), ``energy_pj`` (per inference, pJ) and both relative to uniform 8/8."""
+    batch-1 inference, s), ``energy_pj`` (per inference, pJ), both relative to uniform 8/8, and
+    the searched ``metric``'s network total (``<key>_<metric>``, in its registry unit) where the
+    accelerator reports it (e.g. ``fpga_xc7z020_lut``)."""
     first = summaries[runs[0].name]
     configs = {accel_key(a): load_config(a) for a in accels}
     ref = uniform_allocation(wl, "8/8", first["policy"]["first"], first["policy"]["last"])
@@ -364,6 +370,8 @@ def simulate_rows(
             row[f"{k}_energy_rel"] = (
                 tot["energy_per_inference_pj"] / ref_tot[k]["energy_per_inference_pj"]
             )
+            if tot.get(COSTS[metric].total) is not None:
+                row[f"{k}_{metric}"] = tot[COSTS[metric].total]
         rows.append(row)
     return rows
 
@@ -540,7 +548,7 @@ def run_pareto(cfg: ParetoConfig) -> dict[str, Any]:
         if cfg.progress:
             tqdm.write(f"{run.name}: top-1 {summaries[run.name]['accuracy'] * 100:.2f}%")
     bar.close()
-    rows = simulate_rows(runs, summaries, cfg.accels, workload)
+    rows = simulate_rows(runs, summaries, cfg.accels, workload, cfg.metric)
     cross = crosscheck_rows(rows, cfg)
     files = write_outputs(out, cfg, rows, cross)
     return {

@@ -139,6 +139,9 @@ def test_crosscheck_equals_hwsim_simulate(study):
     # the main table's uniform 8/8 row is the reference of the relative columns
     u8 = by["uniform8-8"]
     assert u8["stripes_latency_rel"] == 1.0 and u8["bitfusion_eyeriss_energy_rel"] == 1.0
+    # the searched metric's total is in every row, per accelerator (the study reads it)
+    for r in res["rows"]:
+        assert r["stripes_latency"] == r["stripes_latency_s"]
 
 
 def test_rerun_skips_finished_subruns(study, capsys):
