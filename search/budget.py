@@ -132,7 +132,8 @@ class LambdaController:
     prev_err: float = 0.0
 
     def update(self, expected: float) -> float:
-        """Feed one step's expected cost (metric units); returns the lambda to use next."""
+        """Feed one step's expected cost (in the units of ``target``; the search loop feeds the
+        searched layers' relative cost, x of their uniform 8/8); returns the lambda to use next."""
         if self.fixed or self.target is None:
             return self.lam
         self.steps += 1
