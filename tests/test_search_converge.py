@@ -13,6 +13,18 @@ from search.errors import SearchError
 from search.loop import entropy_term, run_search, temperature, warmup_epochs
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One intra-op thread: on the shared 2-core CI box two threads contend with the other jobs
+    (the decided search takes ~20 s on one thread, ~120 s on two under load)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _cfg(out: Path, **kw) -> SearchConfig:
     base = dict(
         model="digits_mlp",
