@@ -146,7 +146,9 @@ def _commit() -> str:
             check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+            # the results this script writes do not count as changes
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no", "--", "."]
+            + [":!bench/results"],
             capture_output=True,
             text=True,
             check=True,
