@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -114,7 +115,6 @@ def run_case(name: str, fields: dict[str, Any], tmp: Path) -> dict[str, Any]:
     last = log[-1]
     pw = min(max(v) for v in last["pw"].values())
     pa = min(max(v) for v in last["pa"].values())
-    t_rel = float(fields["target"].split("=")[1][:-1])
     return {
         "case": name,
         "searched_layers": len(last["pw"]),
@@ -122,7 +122,7 @@ def run_case(name: str, fields: dict[str, Any], tmp: Path) -> dict[str, Any]:
         "steps": sum(r["steps"] for r in log),
         "min_max_prob_w": pw,
         "min_max_prob_a": pa,
-        "argmax_over_target": s["argmax_cost_rel"] / t_rel,
+        "argmax_over_target": s["argmax_to_target"],
         "achieved_rel": s["achieved_rel"],
         "repaired": s["repaired"],
         "repair_changed": sorted(s["repair_changed"]),
@@ -132,7 +132,30 @@ def run_case(name: str, fields: dict[str, Any], tmp: Path) -> dict[str, Any]:
         "wall_s": wall,
         "allocation": {n: s["allocation"][n] for n in last["pw"]},
         "load_avg": os.getloadavg()[0],
+        "commit": _commit(),
     }
+
+
+def _commit() -> str:
+    """The checked-out commit (short hash; ``+dirty`` when the tree has changes), or ``unknown``."""
+    try:
+        h = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            # the results this script writes do not count as changes
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no", "--", "."]
+            + [":!bench/results"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        return h + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 def sensitivity(setup: SearchSetup) -> tuple[np.ndarray, np.ndarray]:
@@ -217,9 +240,9 @@ def run_hardware(frac: float | None, searched_on: list[str], tmp: Path) -> list[
 def table(rows: list[dict[str, Any]]) -> str:
     head = (
         "| case | searched layers | knobs | steps | min max-prob w | min max-prob a |"
-        " argmax / target | repair changed | uniform within 10% | supernet top-1 | wall s |"
+        " argmax / target | repair changed | uniform within 10% | supernet top-1 | wall s | commit |"
     )
-    out = [head, "|" + "---|" * 11]
+    out = [head, "|" + "---|" * 12]
     for r in rows:
         kn = ", ".join(f"{k}={v}" for k, v in r["knobs"].items() if k != "data")
         out.append(
@@ -227,7 +250,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             f" {r['min_max_prob_w']:.3f} | {r['min_max_prob_a']:.3f} |"
             f" {r['argmax_over_target']:.3f} | {', '.join(r['repair_changed']) or 'none'} |"
             f" {', '.join(r['uniform_within_10pct']) or 'none'} | {100 * r['supernet_acc']:.2f}% |"
-            f" {r['wall_s']:.0f} (load {r['load_avg']:.1f}) |"
+            f" {r['wall_s']:.0f} (load {r['load_avg']:.1f}) | {r.get('commit', 'not recorded')} |"
         )
     return "\n".join(out)
 

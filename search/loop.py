@@ -109,9 +109,12 @@ def anneal_progress(cfg: SearchConfig, temp: float) -> float:
 
 
 def entropy_term(probs: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
-    """Mean over searched layers of H(pi_w) + H(pi_a) in nats (differentiable)."""
+    """Sum over searched layers of H(pi_w) + H(pi_a) in nats (differentiable).
+
+    A sum, not a mean: each layer's tie-break keeps the same weight however deep the network
+    (a mean gives each of L layers 1/L of it, and a 20-layer search stays undecided)."""
     h = [-(p * torch.log(p.clamp_min(1e-12))).sum() for pair in probs for p in pair]
-    return torch.stack(h).sum() / max(len(probs), 1)
+    return torch.stack(h).sum()
 
 
 def entropy(p: np.ndarray) -> float:
@@ -202,6 +205,16 @@ class SearchSetup:
         pw, pa = self.prob_arrays()
         return np.log(np.maximum(pw, 1e-300)), np.log(np.maximum(pa, 1e-300))
 
+    def to_target(self, value: float) -> float:
+        """``value`` as a fraction of the budget, in the terms the target is given in: for a
+        relative target the searched layers' relative costs (:meth:`HardwareCost.to_relative`),
+        for an absolute one the network's. The one in-band test: ``fill <= to_target <= 1``."""
+        assert self.budget is not None and self.target is not None
+        if self.target.relative:
+            rel = self.cost.to_relative
+            return rel(value) / rel(self.budget)
+        return value / self.budget
+
     def uniform_costs(self) -> dict[str, float]:
         """Relative cost (x of uniform 8/8) of every allowed uniform allocation ``"w/a"``."""
         out = {}
@@ -275,9 +288,12 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
     weights, arch = split_params(model)
     opt_w = weight_optimizer(weights, cfg)
     opt_a = arch_optimizer(cfg, arch)
+    # the controller sees the searched layers' relative cost (x of their uniform 8/8 cost): the
+    # float layers' constant would otherwise widen or shift its dead band (see to_relative)
+    rel = setup.cost.to_relative
     ctl = LambdaController(
         lam=cfg.lam if cfg.lam is not None else 1.0,
-        target=None if setup.budget is None else setup.budget * float(cfg.setpoint),  # type: ignore[arg-type]
+        target=None if setup.budget is None else rel(setup.budget) * float(cfg.setpoint),  # type: ignore[arg-type]
         fixed=setup.budget is None,
         interval=cfg.lambda_interval,
         signed=cfg.preset != "paper",
@@ -378,7 +394,7 @@ def run_search(cfg: SearchConfig, callback: StepCallback | None = None) -> dict[
             e = float(expected.detach())
             if searching:
                 opt_a.step()
-                ctl.update(e)
+                ctl.update(rel(e))
             b = int(y.numel())
             sums["loss"] += float(loss.detach()) * b
             sums["ce"] += float(loss_ce.detach()) * b
@@ -475,10 +491,7 @@ def finish(
     if setup.budget is not None:
         if argmax_cost > setup.budget * (1 + 1e-9):
             repair_reason = "argmax over the budget"
-        elif (
-            rel(argmax_cost) < cfg.fill * rel(setup.budget)
-            and argmax_cost < cfg.fill * setup.budget
-        ):
+        elif setup.to_target(argmax_cost) < cfg.fill:
             repair_reason = f"argmax under {cfg.fill:g}x the budget"
         if repair_reason is not None:
             lpw, lpa = setup.log_probs()
@@ -495,9 +508,10 @@ def finish(
     uniform_equal = "/".join(map(str, next(iter(chosen)))) if len(chosen) == 1 else None
     uniform_in_band = []
     if setup.budget is not None:
-        t_rel = rel(setup.budget)
         uniform_in_band = [
-            k for k, v in setup.uniform_costs().items() if 0.9 * t_rel <= v <= t_rel * (1 + 1e-9)
+            k
+            for k, v in setup.uniform_costs().items()
+            if 0.9 <= setup.to_target(setup.cost.from_relative(v)) <= 1 + 1e-9
         ]
     achieved = setup.cost.discrete(idx)
     accel = setup.accel.name if setup.accel else None
@@ -531,6 +545,7 @@ def finish(
         "achieved_rel": setup.cost.to_relative(achieved),
         "argmax_cost": argmax_cost,
         "argmax_cost_rel": rel(argmax_cost),
+        "argmax_to_target": None if setup.budget is None else setup.to_target(argmax_cost),
         "repaired": repaired,
         "repair_reason": repair_reason,
         "repair_changed": changed,
