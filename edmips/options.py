@@ -66,7 +66,15 @@ def add_training_args(p: argparse.ArgumentParser, cls: type[TrainingConfig]) -> 
     add_progress_argument(p)
     add_field_argument(p, cls, "weights", metavar="FILE")
     add_device_args(p, cls)
-    add_field_argument(p, cls, "augment", "--no-augment", action="store_false")
+    add_field_argument(
+        p,
+        cls,
+        "augment",
+        "--no-augment",
+        action="store_false",
+        help="turn off the standard training augmentations (cifar10: random crop of the"
+        " 4-pixel-padded image + flip; imagefolder: random resized crop + flip; default: on)",
+    )
 
 
 def add_device_args(p: argparse.ArgumentParser, cls: type[ConfigBase]) -> None:
