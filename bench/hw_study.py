@@ -484,7 +484,10 @@ def main() -> int:
             if p.name in records and (out / "raw" / f"{p.name}.json").exists():
                 print(f"[{p.name}] finished before ({records[p.name]['wall_s'] / 60:.1f} min)")
                 continue
-            records[p.name] = run_part(p, out)
+            record = run_part(p, out)
+            # re-read: another part may have finished meanwhile (parts can run side by side)
+            records = json.loads(records_file.read_text()) if records_file.exists() else {}
+            records[p.name] = record
             atomic_write_text(records_file, json.dumps(records, indent=2) + "\n")
     write_report(out, plan)
     return 0
