@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from edmips.model_options import add_byom_arguments
+from search.config import SearchConfig, add_field_argument
+
+from .options import add_device_args
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,7 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"run only these stages ({', '.join(STAGES)}); the ones they need must be finished",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars or per-epoch lines")
-    add_byom_arguments(p, model_args=False, device=True, workers=True)
+    add_device_args(p, SearchConfig)  # how the run executes: overrides the file, not hashed
+    add_field_argument(p, SearchConfig, "workers", type=int)
     p.set_defaults(func=run)
 
 

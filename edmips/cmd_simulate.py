@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from edmips.model_options import MODEL_HELP, add_byom_arguments
+from edmips.model_options import add_model_source
 from hwsim.cli import add_simulate_arguments, run_simulation
 from hwsim.errors import HwsimError
 from hwsim.metrics import totals_help
@@ -54,14 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         " Several --accel print a side-by-side comparison.",
     )
     src = p.add_argument_group("workload (one of)")
-    src.add_argument("--model", metavar="SPEC", help=MODEL_HELP)
-    add_byom_arguments(src, model_args=True)
-    src.add_argument(
-        "--input-shape",
-        metavar="CxHxW",
-        help="input shape for --model, e.g. 3x224x224 (default: the model's)",
-    )
-    src.add_argument("--batch", type=int, default=1, help="batch size for --model (default 1)")
+    add_model_source(src, required=False)
     src.add_argument(
         "--workload", metavar="FILE", help="workload YAML/JSON or SCALE-Sim topology CSV"
     )

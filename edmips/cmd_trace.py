@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from edmips.cmd_simulate import load_workload
-from edmips.model_options import MODEL_HELP, add_byom_arguments
+from edmips.model_options import add_model_source
 from hwsim.errors import HwsimError
 from hwsim.fileio import check_out_file
 
@@ -20,14 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         " a workload YAML or JSON (by --out's extension) that 'hwsim --workload' and"
         " 'edmips simulate --workload' read. The format is described in the README.",
     )
-    p.add_argument("--model", required=True, metavar="SPEC", help=MODEL_HELP)
-    add_byom_arguments(p, model_args=True)
-    p.add_argument(
-        "--input-shape",
-        metavar="CxHxW",
-        help="input shape, e.g. 3x224x224 (default: the zoo model's; required for a factory)",
-    )
-    p.add_argument("--batch", type=int, default=1, help="images per inference (default 1)")
+    add_model_source(p, required=True)
     p.add_argument(
         "--out", required=True, metavar="FILE", help="workload file to write (.yaml, .yml, .json)"
     )

@@ -1,17 +1,17 @@
-"""Command-line options for own models and devices (issue 13), shared by every subcommand that
-takes a model or trains: ``--model-arg``, ``--weights``, ``--device``, ``--amp``,
-``--pin-memory`` (``--workers`` is in :func:`edmips.cmd_search.add_common_train_args`)."""
+"""Command-line options for own models: ``--model-arg`` (a repeatable ``key=value`` collected into
+one dict) and, for the commands without a stage config (``trace``, ``simulate``), the model source
+options. The search/train/evaluate/emit/pareto options come from the config fields
+(:mod:`edmips.options`)."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-MODEL_HELP = (
-    "the network: a zoo name (digits_cnn, digits_mlp, fmnist_cnn, resnet20, resnet18, ...),"
-    " path/to/file.py:factory or package.module:factory (a callable returning a torch.nn.Module;"
-    " it gets num_classes/input_shape from the data set when its signature names them)"
-)
+from search.config import NetworkConfig
+
+#: The help of ``--model``: the description of the config field, written once there.
+MODEL_HELP = NetworkConfig.model_fields["model"].description
 
 
 class ModelArgAction(argparse.Action):
@@ -30,76 +30,22 @@ class ModelArgAction(argparse.Action):
         setattr(namespace, self.dest, current)
 
 
-def add_byom_arguments(
-    p: argparse.ArgumentParser,
-    *,
-    model_args: bool = True,
-    weights: bool = False,
-    device: bool = False,
-    workers: bool = False,
-    subset: bool = False,
-) -> None:
-    """Add the own-model options (``model_args``, ``weights``) and the device options
-    (``device``: --device/--amp/--pin-memory; ``workers``: --workers; ``subset``:
-    --train-subset) to ``p``."""
-    if model_args:
-        p.add_argument(
-            "--model-arg",
-            dest="model_args",
-            action=ModelArgAction,
-            default=None,
-            metavar="KEY=VALUE",
-            help="keyword argument for the model factory, repeatable; values are YAML scalars"
-            " (e.g. --model-arg width=16 --model-arg act=relu6; default: none)",
-        )
-    if weights:
-        p.add_argument(
-            "--weights",
-            default=None,
-            metavar="FILE",
-            help="starting weights: a state_dict file (torch.save(model.state_dict())) or a"
-            " checkpoint holding one (edmips model.pt, search checkpoint); every weight of the"
-            " network must be there with its shape (default: none)",
-        )
-    if device:
-        p.add_argument(
-            "--device",
-            default="auto",
-            help="auto (CUDA when available, default), cpu, cuda or cuda:N; under torchrun each"
-            " process takes cuda:LOCAL_RANK",
-        )
-        p.add_argument(
-            "--amp",
-            default=None,
-            choices=["bf16"],
-            help="mixed precision: bf16 autocast of the forward pass (CUDA only; refused on the"
-            " CPU; default off)",
-        )
-        p.add_argument(
-            "--pin-memory",
-            action="store_true",
-            help="pinned host memory for the data loader (faster copies to a GPU; default: off)",
-        )
-    if subset:
-        p.add_argument(
-            "--train-subset",
-            type=int,
-            default=None,
-            metavar="N",
-            help="train on the first N images of a seeded shuffle of the training split"
-            " (quick runs on large data; default: all)",
-        )
-        p.add_argument(
-            "--no-augment",
-            dest="augment",
-            action="store_false",
-            help="no training augmentations (default for cifar10: random crop with 4-pixel padding"
-            " + flip; imagefolder: random resized crop + flip; none for digits/fmnist)",
-        )
-    if workers:
-        p.add_argument(
-            "--workers",
-            type=int,
-            default=0,
-            help="data-loader worker processes (default 0: load in the main process)",
-        )
+def add_model_source(p: Any, *, required: bool) -> None:
+    """``--model`` (zoo name or factory), ``--model-arg``, ``--input-shape`` and ``--batch``: the
+    network a workload is traced from (``edmips trace`` and ``edmips simulate``)."""
+    p.add_argument("--model", required=required, metavar="SPEC", help=MODEL_HELP)
+    p.add_argument(
+        "--model-arg",
+        dest="model_args",
+        action=ModelArgAction,
+        default=None,
+        metavar="KEY=VALUE",
+        help="keyword argument for the model factory, repeatable; values are YAML scalars"
+        " (e.g. --model-arg width=16; default: none)",
+    )
+    p.add_argument(
+        "--input-shape",
+        metavar="CxHxW",
+        help="input shape, e.g. 3x224x224 (default: the zoo model's; required for a factory)",
+    )
+    p.add_argument("--batch", type=int, default=1, help="images per inference (default 1)")
