@@ -4,6 +4,7 @@ and the cross-accelerator check (an allocation searched for A, simulated on B)."
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from hwsim.fileio import check_out_dir
 from hwsim.metrics import cost_names
@@ -18,6 +19,24 @@ def _list(text: str) -> list[str]:
     if not vals:
         raise argparse.ArgumentTypeError(f"'{text}': expected a comma-separated list")
     return vals
+
+
+class AccelTargetsAction(argparse.Action):
+    """Collects repeated ``--accel-targets NAME=T1,T2`` into one dict of target lists."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
+        name, sep, rest = str(values).partition("=")
+        if not sep or not name.strip():
+            raise argparse.ArgumentError(
+                self, f"'{values}': expected NAME=T1,T2 (NAME: an --accel file's stem)"
+            )
+        try:
+            targets = _list(rest)
+        except argparse.ArgumentTypeError as exc:
+            raise argparse.ArgumentError(self, str(exc)) from None
+        current = dict(getattr(namespace, self.dest, None) or {})
+        current[name.strip()] = targets
+        setattr(namespace, self.dest, current)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,8 +54,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_field_argument(
         p, ParetoConfig, "accels", "--accel", action="append", required=True, metavar="YAML"
     )
-    add_field_argument(p, ParetoConfig, "metric", choices=cost_names(hardware=True, universal=True))
+    add_field_argument(p, ParetoConfig, "metric", choices=cost_names(hardware=True))
     add_field_argument(p, ParetoConfig, "targets", type=_list)
+    add_field_argument(
+        p,
+        ParetoConfig,
+        "accel_targets",
+        action=AccelTargetsAction,
+        metavar="NAME=T1,T2",
+        default_text="--targets on every accelerator; repeatable",
+    )
     add_field_argument(p, ParetoConfig, "uniform", type=_list)
     add_field_argument(p, ParetoConfig, "w_bits", type=bit_list)
     add_field_argument(p, ParetoConfig, "a_bits", type=bit_list)

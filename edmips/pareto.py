@@ -87,6 +87,12 @@ class ParetoConfig(NetworkConfig):
         " each accelerator, as 'edmips search --target' reads them; a target an accelerator"
         " cannot reach is skipped there",
     )
+    accel_targets: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="per-accelerator relative targets replacing --targets on that accelerator"
+        " (its config file's stem), for one whose cost moves little with bits; e.g."
+        " bitfusion_eyeriss=0.92x,0.96x",
+    )
     uniform: list[str] = Field(
         default_factory=lambda: ["2/2", "4/4", "8/8"],
         description="uniform W/A baselines, trained once",
@@ -107,6 +113,18 @@ class ParetoConfig(NetworkConfig):
     out: str = Field("runs/pareto", description="output folder")
     force: bool = Field(False, description="start over: delete the sub-runs already in OUT")
     progress: bool = True
+
+    def targets_for(self, key: str) -> list[str]:
+        """The relative targets searched on the accelerator ``key`` (``accel_targets`` there,
+        else ``targets``)."""
+        return list(self.accel_targets.get(key, self.targets))
+
+    def all_targets(self) -> list[str]:
+        """Every target some accelerator is searched at, in first-seen order."""
+        seen: dict[str, None] = {}
+        for a in self.accels:
+            seen.update(dict.fromkeys(self.targets_for(accel_key(a))))
+        return list(seen)
 
     def search_config(self, **kw: Any) -> SearchConfig:
         """A sub-run's search: this study's network fields, candidates and search epochs (the
@@ -164,20 +182,29 @@ def _validate(cfg: ParetoConfig) -> None:
         raise ParetoError(
             f"--metric {cfg.metric}: use --bitops for BitOps searches; --metric is hardware"
         )
-    if not cfg.targets:
-        raise ParetoError("--targets: give at least one relative target such as 0.5x")
-    for t in cfg.targets:
-        try:
-            ok = t.endswith("x") and 0 < float(t[:-1]) < float("inf")
-        except ValueError:
-            ok = False
-        if not ok:
+    keys = set(keys)
+    for k in cfg.accel_targets:
+        if k not in keys:
             raise ParetoError(
-                f"--targets '{t}': expected a positive fraction such as 0.5x (of the searched"
-                " layers' cost at uniform 8/8, as in 'edmips search --target latency=0.5x')"
+                f"--accel-targets {k}: no --accel file named '{k}' (names: {', '.join(sorted(keys))})"
             )
-    if len(set(cfg.targets)) != len(cfg.targets):
-        raise ParetoError(f"--targets {','.join(cfg.targets)}: a target is repeated")
+    lists = [("--targets", cfg.targets)]
+    lists += [(f"--accel-targets {k}", ts) for k, ts in cfg.accel_targets.items()]
+    for opt, ts in lists:
+        if not ts:
+            raise ParetoError(f"{opt}: give at least one relative target such as 0.5x")
+        for t in ts:
+            try:
+                ok = t.endswith("x") and 0 < float(t[:-1]) < float("inf")
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ParetoError(
+                    f"{opt} '{t}': expected a positive fraction such as 0.5x (of the searched"
+                    " layers' cost at uniform 8/8, as in 'edmips search --target latency=0.5x')"
+                )
+        if len(set(ts)) != len(ts):
+            raise ParetoError(f"{opt} {','.join(ts)}: a target is repeated")
     for b in cfg.uniform:
         try:
             parse_bits(b)
@@ -206,11 +233,12 @@ def check_feasible(cfg: ParetoConfig) -> tuple[dict[tuple[str, str], float], Any
         searched = [n for n in wl.names if n in mixed]
         cost = HardwareCost.from_workload(wl, acc, metric, searched, w, a)
         low = cost.to_relative(cost.minimum())
-        for t in cfg.targets:
+        for t in cfg.targets_for(accel_key(path)):
             if low > float(t[:-1]) * (1 + 1e-9):
                 bad[(accel_key(path), t)] = low
-    for t in cfg.targets:
-        if all((accel_key(a), t) in bad for a in cfg.accels):
+    for t in cfg.all_targets():
+        have = [a for a in cfg.accels if t in cfg.targets_for(accel_key(a))]
+        if all((accel_key(a), t) in bad for a in have):
             lows = ", ".join(f"{k} {v:.3f}x" for (k, tt), v in bad.items() if tt == t)
             raise ParetoError(
                 f"--targets {t}: infeasible for {cfg.metric} on every accelerator (cheapest"
@@ -227,7 +255,7 @@ def plan(cfg: ParetoConfig, skip: set[tuple[str, str]] | None = None) -> list[Su
     runs: list[SubRun] = []
     for a in cfg.accels:
         k = accel_key(a)
-        for t in cfg.targets:
+        for t in cfg.targets_for(k):
             if (k, t) not in skip:
                 runs.append(SubRun(f"{k}_{cfg.metric}{t}", f"searched-for-{k}", t, k, a))
     if cfg.bitops:
@@ -384,7 +412,7 @@ def crosscheck_rows(rows: list[dict[str, Any]], cfg: ParetoConfig) -> list[dict[
     by.update({(r["name"], r["target"]): r for r in rows if r["kind"] == "bitops"})
     for b in cfg.accels:
         kb = accel_key(b)
-        for t in cfg.targets:
+        for t in cfg.targets_for(kb):
             own = by.get((f"searched-for-{kb}", t))
             if own is None:
                 continue
@@ -445,6 +473,8 @@ def main_columns(cfg: ParetoConfig) -> list[tuple[str, str]]:
             (f"{k}_latency_rel", f"{k} latency / net 8-8"),
             (f"{k}_energy_pj", f"{k} energy (pJ)"),
         ]
+        if cfg.metric not in ("latency", "energy"):
+            cols.append((f"{k}_{cfg.metric}", f"{k} {cfg.metric} ({COSTS[cfg.metric].total_unit})"))
     cols.append(("allocation_text", "allocation (w/a per layer, f = float)"))
     return cols
 
@@ -464,9 +494,14 @@ CROSS_COLS = [
 
 
 def write_outputs(
-    out: Path, cfg: ParetoConfig, rows: list[dict[str, Any]], cross: list[dict[str, Any]]
+    out: Path,
+    cfg: ParetoConfig,
+    rows: list[dict[str, Any]],
+    cross: list[dict[str, Any]],
+    infeasible: dict[str, float] | None = None,
 ) -> list[Path]:
-    """Tables (md, csv, json) and per-accelerator accuracy-vs-cost plots; returns the paths."""
+    """Tables (md, csv, json) and per-accelerator accuracy-vs-cost plots; returns the paths.
+    ``infeasible``: ``"accel@target"`` -> the cheapest allocation's relative cost there."""
     cols = main_columns(cfg)
     csv_keys = [k for k, _ in cols if k != "allocation_text"] + ["target", "allocation_text"]
     files = [out / "pareto.md", out / "pareto.csv", out / "pareto.json"]
@@ -480,7 +515,16 @@ def write_outputs(
     atomic_write_text(files[1], _csv(rows, csv_keys))
     atomic_write_text(
         files[2],
-        json.dumps({"config": cfg.to_dict(), "rows": rows, "crosscheck": cross}, indent=2) + "\n",
+        json.dumps(
+            {
+                "config": cfg.to_dict(),
+                "rows": rows,
+                "crosscheck": cross,
+                "infeasible": infeasible or {},
+            },
+            indent=2,
+        )
+        + "\n",
     )
     atomic_write_text(
         out / "crosscheck.md",
@@ -492,12 +536,14 @@ def write_outputs(
     files += [out / "crosscheck.md", out / "crosscheck.csv"]
     for a in cfg.accels:
         k = accel_key(a)
-        for metric, unit, key, scale in (
-            ("latency", "us", "latency_s", 1e6),
-            ("energy", "nJ", "energy_pj", 1e-3),
-        ):
+        plots = [("latency", "us", "latency_s", 1e6), ("energy", "nJ", "energy_pj", 1e-3)]
+        if cfg.metric not in ("latency", "energy"):
+            plots.append((cfg.metric, COSTS[cfg.metric].total_unit, cfg.metric, 1.0))
+        for metric, unit, key, scale in plots:
             pts = []
             for r in rows:
+                if r.get(f"{k}_{key}") is None:
+                    continue
                 kind = r["kind"]
                 if kind == f"searched-for-{k}":
                     kind, label = "searched", r["target"]
@@ -550,7 +596,7 @@ def run_pareto(cfg: ParetoConfig) -> dict[str, Any]:
     bar.close()
     rows = simulate_rows(runs, summaries, cfg.accels, workload, cfg.metric)
     cross = crosscheck_rows(rows, cfg)
-    files = write_outputs(out, cfg, rows, cross)
+    files = write_outputs(out, cfg, rows, cross, {f"{k}@{t}": low for (k, t), low in bad.items()})
     return {
         "rows": rows,
         "crosscheck": cross,

@@ -185,6 +185,10 @@ def test_changed_settings_are_refused(study, capsys):
         (["--targets", "0.1x"], "infeasible for latency on every accelerator"),
         (["--uniform", "9x/2"], "--uniform '9x/2'"),
         (["--search-epochs", "0"], "--search-epochs 0: expected a positive integer"),
+        (["--accel-targets", "loom=0.5x"], "--accel-targets loom: no --accel file named 'loom'"),
+        (["--accel-targets", "stripes=0.5"], "--accel-targets stripes '0.5': expected a positive"),
+        (["--accel-targets", "stripes"], "expected NAME=T1,T2"),
+        (["--metric", "lut"], "accelerator 'stripes' (type bitserial) reports no 'lut'"),
     ],
 )
 def test_bad_input_is_one_line(tmp_path, capsys, args, message):
@@ -204,3 +208,21 @@ def test_missing_accel_file_and_foreign_out(tmp_path, capsys):
     rc = main(["pareto", "--accel", STRIPES, "--targets", "0.4x", "--out", str(tmp_path / "mine")])
     assert rc == 2 and "not an 'edmips pareto' folder" in capsys.readouterr().err
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_per_accelerator_targets_plan_and_feasibility(tmp_path):
+    """--accel-targets replaces --targets on one accelerator: its searches (and the BitOps runs
+    matched to them) use its own targets, the others keep --targets."""
+    from edmips.pareto import check_feasible, plan
+
+    cfg = _cfg(tmp_path / "o", accel_targets={"bitfusion_eyeriss": ["0.9x", "0.95x"]})
+    assert cfg.targets_for("stripes") == ["0.35x", "0.7x"]
+    assert cfg.targets_for("bitfusion_eyeriss") == ["0.9x", "0.95x"]
+    assert cfg.all_targets() == ["0.35x", "0.7x", "0.9x", "0.95x"]
+    bad, _ = check_feasible(cfg)
+    runs = plan(cfg, set(bad))
+    searched = {(r.accel, r.target) for r in runs if r.kind.startswith("searched-for-")}
+    assert ("stripes", "0.35x") in searched and ("stripes", "0.9x") not in searched
+    assert not {t for a, t in searched if a == "bitfusion_eyeriss"} & {"0.35x", "0.7x"}
+    matched = {(r.accel, r.target) for r in runs if r.kind == "bitops"}
+    assert matched == searched
