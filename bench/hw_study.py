@@ -29,6 +29,7 @@ verdicts), ``study.json`` (aggregates), ``parts.json`` (settings and wall time p
     python3 bench/hw_study.py --part resnet20_fm_w8-s0-asic   # one part, then the report
     python3 bench/hw_study.py --report          # only aggregate the finished parts
     python3 bench/hw_study.py --quick           # smoke run (one small part) to /tmp/hw_study_quick
+    python3 bench/hw_study.py --device cuda --amp bf16   # on a GPU
 
 Knobs (stated in study.md, not hidden): network width (``resnet20_fm_w8`` is ResNet-20 at half
 width), the training subset of Fashion-MNIST, and the epochs of search and final training. The
@@ -179,11 +180,12 @@ def parts(quick: bool = False) -> list[Part]:
 # ----------------------------------------------------------------------------- running
 
 
-def run_part(part: Part, out: Path) -> dict[str, Any]:
-    """Run (or resume) one part; returns its record for parts.json (wall time in s)."""
+def run_part(part: Part, out: Path, run_extra: list[str] | None = None) -> dict[str, Any]:
+    """Run (or resume) one part; ``run_extra``: pareto options that do not change the results'
+    meaning (device, AMP). Returns its record for parts.json (wall time in s)."""
     folder = out / "runs" / part.name
     raw = out / "raw" / f"{part.name}.json"
-    cmd = part.command(folder)
+    cmd = part.command(folder) + list(run_extra or [])
     print(f"[{part.name}] {' '.join(cmd[2:])}", flush=True)
     # one intra-op thread: on a shared 2-core machine torch's default oversubscribes the CPU
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
@@ -193,7 +195,12 @@ def run_part(part: Part, out: Path) -> dict[str, Any]:
     if rc != 0:
         raise SystemExit(f"part {part.name}: edmips pareto exited {rc}")
     atomic_write_text(raw, (folder / "pareto.json").read_text())
-    return {"settings": asdict(part), "wall_s": round(wall, 1), "finished": time.time()}
+    return {
+        "settings": asdict(part),
+        "wall_s": round(wall, 1),
+        "finished": time.time(),
+        "run_options": list(run_extra or []),
+    }
 
 
 # ----------------------------------------------------------------------------- aggregation
@@ -495,8 +502,19 @@ def main() -> int:
     ap.add_argument("--list", action="store_true", help="list the parts and exit")
     ap.add_argument("--report", action="store_true", help="only aggregate the finished parts")
     ap.add_argument("--quick", action="store_true", help="one small part, to /tmp/hw_study_quick")
+    ap.add_argument(
+        "--device",
+        default=None,
+        help="edmips pareto --device for every part (e.g. cuda; default: pareto's, auto)",
+    )
+    ap.add_argument("--amp", choices=["bf16"], default=None, help="edmips pareto --amp (CUDA)")
     args = ap.parse_args()
     plan = parts(quick=args.quick)
+    run_extra = []
+    if args.device:
+        run_extra += ["--device", args.device]
+    if args.amp:
+        run_extra += ["--amp", args.amp]
     default = "/tmp/hw_study_quick" if args.quick else str(ROOT / "bench/results/hw_study")
     out = Path(args.out or default)
     if args.list:
@@ -522,7 +540,7 @@ def main() -> int:
                     continue
                 # settings changed (e.g. targets added): pareto reruns only the new sub-runs
                 print(f"[{p.name}] settings changed since its run: resuming with the new ones")
-            record = run_part(p, out)
+            record = run_part(p, out, run_extra)
             if before:
                 record["wall_s"] = round(record["wall_s"] + before["wall_s"], 1)
             # re-read: another part may have finished meanwhile (parts can run side by side)

@@ -10,7 +10,7 @@ from hwsim.fileio import check_out_dir
 from hwsim.metrics import cost_names
 from search.config import add_field_argument, config_from_args
 
-from .options import add_network_args, add_progress_argument, bit_list
+from .options import add_device_args, add_network_args, add_progress_argument, bit_list
 from .pareto import ParetoConfig, run_pareto
 
 
@@ -72,6 +72,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_field_argument(p, ParetoConfig, "train_epochs", type=int)
     add_field_argument(p, ParetoConfig, "out", required=True)
     add_field_argument(p, ParetoConfig, "force")
+    add_field_argument(p, ParetoConfig, "workers", type=int)
+    add_device_args(p, ParetoConfig)
     add_progress_argument(p)
     p.set_defaults(func=run)
 

@@ -33,7 +33,14 @@ from hwsim.errors import HwsimError
 from hwsim.fileio import atomic_write_text
 from hwsim.metrics import COSTS, bitops
 from search.api import search, train
-from search.config import BitList, NetworkConfig, PositiveInt, SearchConfig, TrainConfig
+from search.config import (
+    BitList,
+    DeviceFields,
+    NetworkConfig,
+    PositiveInt,
+    SearchConfig,
+    TrainConfig,
+)
 from search.convert import LayerPolicy, convert_for_search, mixed_layers
 from search.cost import HardwareCost, supported_candidates
 from search.data import load_dataset
@@ -67,7 +74,7 @@ class ParetoError(HwsimError):
     """A user mistake in the input of ``edmips pareto`` (printed as one line, exit 2)."""
 
 
-class ParetoConfig(NetworkConfig):
+class ParetoConfig(NetworkConfig, DeviceFields):
     """One accuracy-vs-cost study: the network fields of :class:`search.config.NetworkConfig`
     (model, data, family, layer policy, train subset, batch size, seed: passed unchanged to every
     search and training, see :meth:`search_config` / :meth:`train_config`) plus the study's own.
@@ -132,6 +139,7 @@ class ParetoConfig(NetworkConfig):
         bits = {k: list(v) for k, v in (("w_bits", self.w_bits), ("a_bits", self.a_bits)) if v}
         return SearchConfig(
             **self.network_fields(),
+            **self.device_fields(),
             **bits,
             epochs=self.search_epochs,
             step_epoch=_step(self.search_epochs),
@@ -143,6 +151,7 @@ class ParetoConfig(NetworkConfig):
         """A sub-run's final training (network fields, train epochs), plus ``kw``."""
         return TrainConfig(
             **self.network_fields(),
+            **self.device_fields(),
             epochs=self.train_epochs,
             step_epoch=_step(self.train_epochs),
             progress=self.progress,

@@ -302,6 +302,22 @@ def apply_fpga(config: AccelConfig, fpga: FpgaTarget | None) -> AccelConfig:
     return config if fpga is None else fpga.apply(config)
 
 
+class DeviceFields(PlainConfig):
+    """Where a stage that trains or evaluates runs (see :mod:`search.device`): written once for
+    the search, the final training, evaluation and ``edmips pareto``."""
+
+    workers: Count = Field(0, description="data-loader worker processes (0: the main process)")
+    device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
+    amp: str | None = Field(
+        None, description="mixed precision: bf16 (CUDA autocast; none: float32)"
+    )
+    pin_memory: bool = Field(False, description="DataLoader pin_memory (for CUDA)")
+
+    def device_fields(self) -> dict[str, Any]:
+        """The :class:`DeviceFields` of this config (to build another stage's config)."""
+        return {k: getattr(self, k) for k in DeviceFields.model_fields}
+
+
 class NetworkConfig(ConfigBase):
     """What every stage of one study shares: network, data, quantizers, layer policy, seed."""
 
@@ -350,7 +366,7 @@ class NetworkConfig(ConfigBase):
         return {k: getattr(self, k) for k in NetworkConfig.model_fields}
 
 
-class TrainingConfig(NetworkConfig):
+class TrainingConfig(NetworkConfig, DeviceFields):
     """Weight training shared by the search and the final training: SGD with momentum and weight
     decay, learning rate ``lr * 0.1 ** (epoch // step_epoch)`` per step."""
 
@@ -363,17 +379,11 @@ class TrainingConfig(NetworkConfig):
     weight_decay: NonNegativeFloat = Field(1e-4, description="SGD weight decay of the weights")
     out: str = Field("runs/out", description="output folder")
     force: bool = Field(False, description="overwrite an existing finished --out folder")
-    workers: Count = Field(0, description="data-loader worker processes (0: the main process)")
     progress: bool = Field(True, description="progress bars and per-epoch lines")
-    # ---- own weights and devices (see search/models.py and search/device.py) ----
+    # ---- own weights (see search/models.py); devices: DeviceFields ----
     weights: str | None = Field(
         None, description="starting weights: a state_dict or a checkpoint (strict key check)"
     )
-    device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
-    amp: str | None = Field(
-        None, description="mixed precision: bf16 (CUDA autocast; none: float32)"
-    )
-    pin_memory: bool = Field(False, description="DataLoader pin_memory (for CUDA)")
     augment: bool = Field(
         True, description="standard training augmentations (cifar10, imagefolder only)"
     )
@@ -521,7 +531,7 @@ class TrainConfig(TrainingConfig):
     out: str = Field("runs/train", description="output folder")
 
 
-class EvalConfig(ConfigBase):
+class EvalConfig(ConfigBase, DeviceFields):
     """Evaluate a trained model file on a data set's test split."""
 
     model_file: str = Field("runs/train/model.pt", description="model.pt written by 'edmips train'")
@@ -534,13 +544,6 @@ class EvalConfig(ConfigBase):
         None, description="also simulate the model's allocation on this accelerator config"
     )
     progress: bool = Field(True, description="progress bars")
-    # ---- devices (see search/device.py) ----
-    device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
-    amp: str | None = Field(
-        None, description="mixed precision: bf16 (CUDA autocast; none: float32)"
-    )
-    workers: Count = Field(0, description="data-loader worker processes (0: the main process)")
-    pin_memory: bool = Field(False, description="DataLoader pin_memory (for CUDA)")
 
 
 # ---- the CLI, built from the fields ----

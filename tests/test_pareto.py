@@ -226,3 +226,10 @@ def test_per_accelerator_targets_plan_and_feasibility(tmp_path):
     assert not {t for a, t in searched if a == "bitfusion_eyeriss"} & {"0.35x", "0.7x"}
     matched = {(r.accel, r.target) for r in runs if r.kind == "bitops"}
     assert matched == searched
+
+
+def test_device_options_reach_every_subrun(tmp_path):
+    """--device/--amp/--workers/--pin-memory of pareto are the search's and the training's."""
+    cfg = _cfg(tmp_path / "o", device="cpu", workers=1, pin_memory=True)
+    for sub in (cfg.search_config(), cfg.train_config()):
+        assert (sub.device, sub.workers, sub.pin_memory, sub.amp) == ("cpu", 1, True, None)
