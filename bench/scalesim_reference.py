@@ -22,6 +22,7 @@ import argparse
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -51,7 +52,7 @@ SCALESIM_PIN = "scalesim==3.0.0"
 # interfaces (SCALE-Sim 3.0.0 takes ifmap/filter from the *SRAMBankBandwidth keys, ofmap from
 # Bandwidth). CALC mode ignores it.
 USER_BW_WORDS = 10
-MODES = {"calc": "CALC", "user": "USER"}
+MODES = {"calc": "CALC", "user": "USER", "user-fixed": "USER"}
 
 COLUMNS = [
     "network",
@@ -76,7 +77,11 @@ COLUMNS = [
 ]
 
 USER_COLUMNS = COLUMNS[:6] + ["mode", "dram_bw_words"] + COLUMNS[6:]
-REFERENCE_CSV = {"calc": "scalesim_reference.csv", "user": "scalesim_user_reference.csv"}
+REFERENCE_CSV = {
+    "calc": "scalesim_reference.csv",
+    "user": "scalesim_user_reference.csv",
+    "user-fixed": "scalesim_user_fixed_reference.csv",
+}
 
 CFG = """[general]
 run_name = {run}
@@ -147,6 +152,39 @@ for topo in topos:
 """
 
 
+# user-fixed: SCALE-Sim's read buffer with two of its prefetch-window artefacts removed, to
+# measure what they cost (an ablation, not a reference): a demanded address is also found in the
+# few lines just behind the window (one fold's R x C tile), so a fold that asks for its rows in
+# another order than they were prefetched no longer sends the window round the whole matrix;
+# and a refill is charged the entries it brings, not a whole buffer half
+FIX_PATCH = r"""
+import math
+from scalesim.memory import read_buffer as _rb
+
+_TILE = int(os.environ["SCALESIM_FOLD_TILE"])
+_hit, _new = _rb.read_buffer.active_buffer_hit, _rb.read_buffer.new_prefetch
+
+def _hit_fixed(self, addr):
+    if _hit(self, addr):
+        return True
+    per_set = math.ceil(self.total_size_elems / 100)
+    start = self.active_buffer_set_limits[0]
+    for k in range(1, math.ceil(_TILE / per_set) + 2):
+        if addr in self.hashed_buffer[(start - k) % self.num_lines]:
+            return True
+    return False
+
+def _new_fixed(self):
+    before = self.num_access
+    _new(self)
+    brought = self.num_prefetch_buf_lines * math.ceil(self.total_size_elems / 100)
+    self.num_access = before + min(self.num_access - before, brought)
+
+_rb.read_buffer.active_buffer_hit = _hit_fixed
+_rb.read_buffer.new_prefetch = _new_fixed
+"""
+
+
 def parse_arrays(specs: list[str]) -> tuple[tuple[int, int], ...]:
     """``["16x16", "32x32"]`` -> ((16, 16), (32, 32)); a malformed one is a one-line error."""
     out = []
@@ -206,8 +244,14 @@ def run_config(
         topo = d / f"l{i:03d}.csv"
         write_topology(Workload(name=lyr.name, layers=[lyr]), topo)
         topos[str(topo)] = lyr.name
-    cmd = [str(py), "-c", CHILD, str(cfg), str(layout), str(d / "out"), *topos]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = CHILD
+    env = None
+    if mode == "user-fixed":
+        head, body = CHILD.split("from scalesim.scale_sim import scalesim\n", 1)
+        child = head + "from scalesim.scale_sim import scalesim\n" + FIX_PATCH + body
+        env = {**os.environ, "SCALESIM_FOLD_TILE": str(rows * cols)}
+    cmd = [str(py), "-c", child, str(cfg), str(layout), str(d / "out"), *topos]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     results: list[dict[str, object]] = []
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -263,7 +307,9 @@ def main(argv: list[str] | None = None) -> int:
         choices=sorted(MODES),
         default="calc",
         help="calc: CALC bandwidth (no stalls, scalesim_reference.csv); user: USER bandwidth of"
-        f" {USER_BW_WORDS} words/cycle per interface (scalesim_user_reference.csv)",
+        f" {USER_BW_WORDS} words/cycle per interface (scalesim_user_reference.csv); user-fixed:"
+        " USER with two prefetch-window artefacts of its read buffer removed, an ablation"
+        " (scalesim_user_fixed_reference.csv)",
     )
     ap.add_argument("--networks", nargs="+", default=list(NETWORKS), help="names in bench/data")
     ap.add_argument("--force", action="store_true", help="overwrite --out if it exists")
@@ -291,8 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out = DATA / REFERENCE_CSV[args.mode]
     if args.probe_refills:
         return probe_refills(args.venv)
-    if args.summary_only and args.mode == "user":
-        return user_summary(args.out, args.networks)
+    if args.summary_only and args.mode != "calc":
+        return user_summary(args.out, args.networks, USER_RESULTS[args.mode])
     if args.summary_only:
         return summary_only(args.out, args.networks)
     try:
@@ -329,8 +375,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     wall = time.perf_counter() - t0
     print(f"wrote {args.out}: {len(rows)} rows in {wall:.0f} s wall")
-    if args.mode == "user":
-        return user_summary(args.out, args.networks)
+    if args.mode != "calc":
+        return user_summary(args.out, args.networks, USER_RESULTS[args.mode])
     summarize(rows, nets)
     return 0
 
@@ -377,7 +423,10 @@ def summarize(rows: list[dict[str, object]], nets: list[Workload]) -> None:
             )
 
 
-USER_RESULTS = ROOT / "bench" / "results" / "scalesim_user.csv"
+USER_RESULTS = {
+    "user": ROOT / "bench" / "results" / "scalesim_user.csv",
+    "user-fixed": ROOT / "bench" / "results" / "scalesim_user_fixed.csv",
+}
 STALL_GOAL = 0.20
 
 
@@ -557,10 +606,10 @@ def scalesim_accounting(L, df: str, rows: int, cols: int) -> dict[str, np.ndarra
     }
 
 
-def user_summary(path: Path, names: list[str]) -> int:
+def user_summary(path: Path, names: list[str], results: Path = USER_RESULTS["user"]) -> int:
     """USER mode: SCALE-Sim vs hwsim stall and compute cycles and DRAM words (8/8).
 
-    Prints the tables, writes ``bench/results/scalesim_user.csv``. The goal is the stall total
+    Prints the tables, writes ``results`` (``bench/results/scalesim_user{,_fixed}.csv``). The goal is the stall total
     per network (over its layers and configs) within ``STALL_GOAL``, compute cycles exact; the
     DRAM words are split into what hwsim models and the parts of SCALE-Sim's count that no
     buffer policy produces (see :func:`scalesim_accounting`).
@@ -727,8 +776,8 @@ def user_summary(path: Path, names: list[str]) -> int:
     writer = csv.DictWriter(buf, fieldnames=list(out[0]), lineterminator="\n")
     writer.writeheader()
     writer.writerows(out)
-    atomic_write_text(USER_RESULTS, buf.getvalue())
-    print(f"wrote {USER_RESULTS}")
+    atomic_write_text(results, buf.getvalue())
+    print(f"wrote {results}")
     return 0
 
 
