@@ -156,7 +156,7 @@ for topo in topos:
 # measure what they cost (an ablation, not a reference): a demanded address is also found in the
 # few lines just behind the window (one fold's R x C tile), so a fold that asks for its rows in
 # another order than they were prefetched no longer sends the window round the whole matrix;
-# and a refill is charged the entries it brings, not a whole buffer half
+# and a refill is charged (in words and in cycles) the entries it brings, not a whole half
 FIX_PATCH = r"""
 import math
 from scalesim.memory import read_buffer as _rb
@@ -175,10 +175,13 @@ def _hit_fixed(self, addr):
     return False
 
 def _new_fixed(self):
-    before = self.num_access
-    _new(self)
+    full = self.prefetch_buf_size  # sets both the words charged and the cycles a refill takes
     brought = self.num_prefetch_buf_lines * math.ceil(self.total_size_elems / 100)
-    self.num_access = before + min(self.num_access - before, brought)
+    self.prefetch_buf_size = min(full, brought)
+    try:
+        _new(self)
+    finally:
+        self.prefetch_buf_size = full
 
 _rb.read_buffer.active_buffer_hit = _hit_fixed
 _rb.read_buffer.new_prefetch = _new_fixed
