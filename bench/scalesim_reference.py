@@ -13,6 +13,13 @@ counts are summed.
     python bench/scalesim_reference.py --force            # regenerate the committed CSV
     python bench/scalesim_reference.py --out /tmp/x.csv   # elsewhere
 
+``--mode user`` runs USER bandwidth mode (32x32, ``scalesim_user_reference.csv``) and prints
+stall totals and DRAM words by operand against hwsim, split into SCALE-Sim's one-pass accounting
+(im2col operand matrices with null padding, per-fold partial sums), its fold re-sweeps and the
+rest; ``--mode user-fixed`` is the same with two artefacts of its prefetch window removed (an
+ablation, ``scalesim_user_fixed_reference.csv``); ``--probe-refills`` instruments the window on
+three layers; ``--summary-only`` reprints a mode's tables from its committed CSV.
+
 ``tests/test_systolic.py`` compares hwsim against the committed CSV (no SCALE-Sim needed).
 """
 
