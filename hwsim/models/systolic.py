@@ -24,14 +24,20 @@ passes, each a full run of the layer's GEMMs.
 
 Memory (bits; operands packed at their width in DRAM and SRAM). Inputs are charged the pixels
 the kernel touches (a 1x1 stride-2 layer reads a quarter of its input, as SCALE-Sim counts).
-Weight and input traffic: compulsory when an operand fits its (half, if double-buffered) buffer,
-otherwise the better of two loop orders re-reads one operand once per tile of the other. Outputs
-leave once at their width; when the reduction is split over row folds (ws, is) and one column
-fold's partial sums (T x C words of ``psum_bits``) do not fit the output buffer's tile, the
-cheaper of two schedules is charged: every row fold but the last spills them to DRAM and reads
-them back, or T is tiled to fit and the weights are re-read once per T tile (free when they fit
-their buffer). (SCALE-Sim writes ws/is partial sums to DRAM on every row fold whatever the
-buffer size.) Time: with ``overlap: max`` transfers overlap compute
+Weight and input traffic follow from buffer capacity and the fold order (see
+:func:`dram_bits`): the operand the array sweeps once per column fold (ws, os: the input; is:
+the weights) is fetched once when it fits its buffer half (double-buffered) and re-fetched on
+every column fold when it does not, unless tiling the streamed T loop (the resident operand then
+swept once per tile) is cheaper; os picks the cheaper of its two fold orders. Outputs leave once
+at their width; when the reduction is split over row folds (ws, is) and one column fold's
+partial sums (T x C words of ``psum_bits``) do not fit the output buffer's half, they spill to
+DRAM and come back on every row fold but the last, or T is tiled so that they fit: the cheapest
+schedule is charged. SCALE-Sim's USER mode moves far more (``bench/scalesim_reference.py
+--mode user``): its DRAM counts are entries of the im2col operand matrices with the null padding
+of partial folds, partial sums are written on every row fold and never read back, a refill is
+charged a whole buffer half however little it brings, and its circular prefetch window re-reads
+the whole operand when a fold asks for a line just behind it; none of these is modelled.
+Time: with ``overlap: max`` transfers overlap compute
 (double buffering), so a layer waits ``max(fill, memory - compute)`` cycles, ``fill`` being the
 first input tile plus, for ws, the first fold's R x C weights (ZigZag's "onloading"); ``dram.ports: per_operand`` gives each operand its own interface
 of ``bw_bits_per_cycle`` (SCALE-Sim's USER mode) instead of one shared one.
@@ -140,42 +146,96 @@ def ifmap_read_elements(L: LayerArrays) -> np.ndarray:
     )
 
 
+def _steps(x: np.ndarray, tile: float, factor: np.ndarray) -> np.ndarray:
+    """``factor`` where an operand of ``x`` bits overflows a buffer half of ``tile`` bits, else 1."""
+    return np.where(x > tile, factor, 1.0)
+
+
 def dram_bits(
     L: LayerArrays, w: np.ndarray, a: np.ndarray, mem: Memory, rows: int, cols: int, dataflow: str
 ) -> dict[str, np.ndarray]:
     """DRAM traffic of one layer in bits: ``weight_rd``, ``ifmap_rd``, ``psum_rd`` (spilled
     partial sums read back), ``ofmap_wr`` (outputs plus spilled partial sums) and ``fill`` (the
     first input tile and, for ws, the first fold's weights: what must arrive before compute
-    starts)."""
+    starts).
+
+    Operands are packed at their widths (``w``, ``a`` bits). The array runs its folds column fold
+    outer, row fold inner, as the compute model counts them (Samajdar et al., SCALE-Sim, ISPASS
+    2020). Re-fetch follows from buffer capacity, per group (a grouped layer runs one GEMM per
+    group with its own slice of both operands):
+
+    - the *streamed* operand (ws, os: the input; is: the weights, T = M streaming every output
+      channel) is swept once per column fold: fetched once when it fits its buffer half
+      (``tile_bits``), otherwise re-fetched on every column fold (a double-buffered half streams
+      it; nothing of it survives to the next sweep);
+    - the *resident* operand (ws: each fold's R x C weights; is: each R x C input tile) is loaded
+      once per fold;
+    - ws, is: the T loop may be tiled into n pieces so that a piece of the streamed operand fits
+      its half (then it is fetched once) or so that one column fold's partial sums (T/n x C
+      words of ``psum_bits``) fit the output buffer's half; the resident operand is then swept
+      once per piece, re-fetched per piece unless it fits its half. Without tiling, partial
+      sums that do not fit spill to DRAM and come back on every row fold but the last. The
+      cheapest n is charged (the minimum over every n lies at 1 or a capacity breakpoint);
+    - os (no partial sums): one column fold's K x C weights serve every row fold in turn,
+      re-fetched per row fold when they do not fit; the other order (row fold outer, the
+      weights swept per row fold, a row fold's input kept) is as legal; the cheaper is charged.
+
+    For a given schedule (fold order, n) every term is a step up in the operand's bits, and the
+    candidates tried reach the minimum over every n in 1..T (between breakpoints the cost only
+    grows with n), a set that does not depend on the widths: the total is non-decreasing in
+    both widths (``tests/test_systolic.py`` checks it on random layers and buffers).
+    """
     wb = L.weights * w
     ib = ifmap_read_elements(L) * a
     out_bits = a if mem.output_bits == "a" else mem.psum_bits
     ob = L.ofmap * out_bits
-    wt, it = mem.weight_buffer.tile_bits, mem.input_buffer.tile_bits
-    w_tiles, i_tiles = np.ceil(wb / wt), np.ceil(ib / it)
-    # weights outer (inputs re-read per weight tile) or inputs outer (weights per input tile)
-    w_outer_i = ib * np.where(i_tiles > 1, w_tiles, 1.0)
-    i_outer_w = wb * np.where(w_tiles > 1, i_tiles, 1.0)
-    w_first = wb + w_outer_i <= ib + i_outer_w
-    weight_rd = np.where(w_first, wb, i_outer_w)
-    ifmap_rd = np.where(w_first, w_outer_i, ib)
-    # a reduction split over row folds (ws, is) keeps one column fold's partial sums (T x C) live
-    # in the output buffer; when they overflow its tile, either they spill to DRAM and come back
-    # on every row fold but the last, or T is tiled to fit and the weights are re-read per T tile
-    # (free when they fit their buffer): the cheaper of the two
-    zero = np.zeros(np.broadcast_shapes(np.shape(wb), np.shape(ob)))
-    psum_rd = zero
-    if dataflow != "os":
-        sr, sc, t = gemm_mapping(L, dataflow)
-        fr = np.ceil(sr / rows)
-        live = t * np.minimum(sc, cols) * mem.psum_bits
-        overflow = (fr > 1) & (live > mem.output_buffer.tile_bits)
-        spill = L.groups * (fr - 1) * t * sc * mem.psum_bits
-        t_tiles = np.ceil(live / mem.output_buffer.tile_bits)
-        reload = np.where(wb > wt, (t_tiles - 1) * wb, 0.0)
-        use_spill = overflow & (2 * spill < reload)
-        psum_rd = np.where(use_spill, spill, zero)
-        weight_rd = weight_rd + np.where(overflow & ~use_spill, reload, zero)
+    wt, it, ot = (
+        mem.weight_buffer.tile_bits,
+        mem.input_buffer.tile_bits,
+        mem.output_buffer.tile_bits,
+    )
+    g = L.groups
+    sr, sc, t = gemm_mapping(L, dataflow)
+    fr, fc = np.ceil(sr / rows), np.ceil(sc / cols)
+    shape = np.broadcast_shapes(np.shape(wb), np.shape(ib), np.shape(ob))
+    zero = np.zeros(shape)
+    if dataflow == "os":
+        # column fold outer (a column fold's weights kept across the row folds) or row fold
+        # outer (a row fold's input kept across the column folds)
+        col_w, col_i = wb * _steps(wb / g / fc, wt, fr), ib * _steps(ib / g, it, fc)
+        row_w, row_i = wb * _steps(wb / g, wt, fr), ib * _steps(ib / g / fr, it, fc)
+        col = col_w + col_i <= row_w + row_i
+        weight_rd, ifmap_rd, psum_rd = (
+            np.where(col, col_w, row_w),
+            np.where(col, col_i, row_i),
+            zero,
+        )
+    else:
+        # streamed operand s, resident operand r (bits, all groups) and their buffer halves
+        s_b, s_t, r_b, r_t = (ib, it, wb, wt) if dataflow == "ws" else (wb, wt, ib, it)
+        live = t * np.minimum(sc, cols) * mem.psum_bits  # one column fold's partial sums
+        spill = g * (fr - 1) * t * sc * mem.psum_bits  # written and read back once each
+        best = None
+        for n in (
+            np.ones(shape),
+            np.ceil(s_b / g / s_t),
+            np.ceil(live / ot),
+            np.maximum(np.ceil(s_b / g / s_t), np.ceil(live / ot)),
+        ):
+            n = np.clip(n, 1.0, t) + zero
+            s_rd = s_b * _steps(s_b / g / n, s_t, fc)
+            r_rd = r_b * _steps(r_b / g, r_t, n)
+            p_rd = np.where((fr > 1) & (live / n > ot), spill, zero)
+            cost = s_rd + r_rd + 2 * p_rd
+            if best is None:
+                best = [cost, s_rd, r_rd, p_rd]
+            else:
+                take = cost < best[0]
+                best = [
+                    np.where(take, new, old) for new, old in zip((cost, s_rd, r_rd, p_rd), best)
+                ]
+        _, s_rd, r_rd, psum_rd = best  # type: ignore[misc]
+        ifmap_rd, weight_rd = (s_rd, r_rd) if dataflow == "ws" else (r_rd, s_rd)
     # before compute starts, the first input tile (a buffer half, or the whole input when it
     # fits) and the first fold's stationary weights (ws: R x C) must be on chip; later tiles
     # arrive under double buffering while earlier ones compute
