@@ -113,7 +113,7 @@ def _canonical_orders() -> tuple[np.ndarray, np.ndarray]:
 
 
 _CANON, _CANON_OFF = _canonical_orders()
-_UB_ROUNDS = 5  # rounds of upper-bound tightening on the survivors (see BitFusion._table)
+_UB_ROUNDS = 3  # rounds of upper-bound tightening on the survivors (see BitFusion._table)
 _UB_MIN_OPEN = 3  # ... in the groups with at least this many tilings still to evaluate
 
 
@@ -573,7 +573,15 @@ class BitFusion(Accelerator):
         if not np.all(np.isfinite(np.minimum.reduceat(lb, starts, axis=-1))):
             bad = np.nonzero(~np.isfinite(np.minimum.reduceat(lb, starts, axis=-1)))
             self._no_fit(uniq[int(bad[2][0])])
-        stage0 = {"cvals": cvals, "cidx": cidx, "tw": tw, "ta": ta, "to": to, "kidx": kidx, "R": R}
+        stage0 = {
+            # per entry (weight class, input width, tiling): largest first fills (bits) and
+            # the fill and drain time bound (cycles) of stage 1
+            "fill_max": lambda k, a, r: fw1[k, r] + fa1[a, r] + 2.0 * fo1[r],
+            "fill_min": lambda k, a, r: (
+                np.ceil((fw0[k, r] + fa0[a, r] + fo0[r]) / ifw) + np.ceil(fo0[r] / ifw)
+            ),
+        }
+        stage0 |= {"cvals": cvals, "cidx": cidx, "tw": tw, "ta": ta, "to": to, "kidx": kidx, "R": R}
         # upper bound: the exact cycles (best order) of the tiling with the least lower bound
         jw, ja = (np.indices((nW, nA, nU))[i].ravel() for i in (0, 1))
         lb_min = np.minimum.reduceat(lb, starts, axis=-1)
@@ -630,45 +638,83 @@ class BitFusion(Accelerator):
     def _best_cycles(self, cat, iw, ia, ir, st, ub=None):
         """Exact cycles of tilings ``ir`` at width pairs (``iw``, ``ia``) under every order that
         can differ: (least cycles per entry, entry of each evaluated order, slot of the order in
-        the tiling's canonical list, their cycles). ``st``: stage-0 arrays (compute cycles per
-        (pf, passes) class, operand tiles). With ``ub`` (cycles, per entry), orders whose
-        traffic alone needs more (outputs exact, from the slot tables; weights and inputs at
-        their least) are skipped: they cannot reach the minimum. An entry left without orders
-        gets infinite cycles."""
+        the tiling's canonical list, their cycles), evaluated orders entry by entry in slot
+        order. ``st``: stage-0 arrays (compute cycles per (pf, passes) class, operand tiles,
+        bounds). Weight and input traffic is evaluated once per distinct (width class, tiling,
+        order); output traffic comes from the slot tables.
+
+        With ``ub`` (cycles, per entry), what cannot reach it is skipped, an entry left without
+        orders getting infinite cycles: entries whose least traffic over the orders of weights
+        and outputs together plus the inputs' least (or of inputs and outputs plus the weights'
+        least) needs more cycles; then orders whose weight and output traffic plus the inputs'
+        least does; then orders whose exact traffic does."""
         mem = self.params.memory
-        cnt_r, slot0 = cat["n_slots"], cat["slot_start"]
-        cnt = cnt_r[ir]
-        start = np.cumsum(cnt) - cnt
-        rep = np.repeat(np.arange(ir.size), cnt)
-        j = np.arange(rep.size) - start[rep]
-        sub = cat["sub"]
+        R, ifw = st["R"], mem.dram.bw_bits_per_cycle
+        cnt_r, slot0, sub = cat["n_slots"], cat["slot_start"], cat["sub"]
+        out_t, out_f = cat["out_t"], cat["out_f"]
         kw = st["kidx"][iw, ia]
-        out_t = cat["out_t"][slot0[ir][rep] + j]
-        if ub is not None:
-            dwa = (
-                st["tw"][kw, ir] * sub[ir, _DEPS["wgt"]] + st["ta"][ia, ir] * sub[ir, _DEPS["act"]]
-            )
-            ifw = mem.dram.bw_bits_per_cycle
-            keep = np.ceil((dwa[rep] + 2.0 * out_t) / ifw) <= ub[rep]
-            rep, j, out_t = rep[keep], j[keep], out_t[keep]
-        mid = np.zeros(rep.size)
-        fill = np.zeros_like(mid)
-        g = slot0[ir][rep] + j
-        rr = ir[rep]
-        for op, tile, half in (
-            ("wgt", st["tw"][kw, ir], mem.weight_buffer.tile_bits),
-            ("act", st["ta"][ia, ir], mem.input_buffer.tile_bits),
+        ops = {}
+        for op, key, tile, half in (
+            ("wgt", kw * R + ir, st["tw"].ravel(), mem.weight_buffer.tile_bits),
+            ("act", ia * R + ir, st["ta"].ravel(), mem.input_buffer.tile_bits),
         ):
+            u, inv = np.unique(key, return_inverse=True)  # entry -> its (class, tiling) u
+            ur = u % R
+            ucnt = cnt_r[ur]
+            ustart = np.cumsum(ucnt) - ucnt
+            urep = np.repeat(np.arange(u.size), ucnt)  # (u, slot) -> u
+            g = slot0[ur][urep] + (np.arange(urep.size) - ustart[urep])  # (u, slot) -> slot
             t, f = _slot_traffic(
-                tile[rep], sub[rr, _DEPS[op]], cat[f"pp_{op}"], cat[f"fp_{op}"], g, half
+                tile[u][urep], sub[ur, _DEPS[op]][urep], cat[f"pp_{op}"], cat[f"fp_{op}"], g, half
             )
-            mid += t - f
-            fill += f
-        drain = cat["out_f"][g]
-        mid += 2.0 * (out_t - drain)
+            ops[op] = (t, f, ustart, inv, urep, t + 2.0 * out_t[g])
+        tw_, fw_, sw, iwk, uw, two = ops["wgt"]
+        ta_, fa_, sa, iak, _, tao = ops["act"]
+        compute = st["cvals"][st["cidx"][iw, ia], ir]
+        if ub is None:
+            keep_e = np.arange(ir.size)
+            cnt = cnt_r[ir]
+            rep = np.repeat(keep_e, cnt)
+            j = np.arange(rep.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        else:
+            min_a = np.minimum.reduceat(ta_, sa)[iak]
+            lo_t = np.maximum(
+                np.minimum.reduceat(two, sw)[iwk] + min_a,
+                np.minimum.reduceat(tw_, sw)[iwk] + np.minimum.reduceat(tao, sa)[iak],
+            )
+            lo = np.maximum(
+                np.maximum(compute, np.ceil((lo_t - st["fill_max"](kw, ia, ir)) / ifw))
+                + st["fill_min"](kw, ia, ir),
+                np.ceil(lo_t / ifw),
+            )
+            keep_e = np.flatnonzero(lo <= ub)
+            # per (weight class, tiling): the orders that some kept entry may still need
+            # (bits; with slack for rounding, the exact test follows)
+            cap = np.full(sw.size, -np.inf)
+            np.maximum.at(cap, iwk[keep_e], (ub * ifw - min_a)[keep_e])
+            alive = two <= cap[uw] * (1.0 + 1e-9) + 1.0
+            live = np.flatnonzero(alive)
+            n_live = np.add.reduceat(alive.astype(np.intp), sw)
+            cnt = n_live[iwk[keep_e]]
+            rep = np.repeat(keep_e, cnt)
+            first = np.repeat((np.cumsum(n_live) - n_live)[iwk[keep_e]] - np.cumsum(cnt) + cnt, cnt)
+            j = live[first + np.arange(rep.size)] - sw[iwk[rep]]
+        g = slot0[ir[rep]] + j
+        xw = sw[iwk[rep]] + j
+        xa = sa[iak[rep]] + j
+        if ub is not None:
+            keep = np.ceil((two[xw] + ta_[xa]) / ifw) <= ub[rep]
+            rep, j, g, xw, xa = rep[keep], j[keep], g[keep], xw[keep], xa[keep]
+        f = fw_[xw]
+        mid = tw_[xw] - f
+        fill = f.copy()
+        f = fa_[xa]
+        mid += ta_[xa] - f
+        fill += f
+        drain = out_f[g]
+        mid += 2.0 * (out_t[g] - drain)
         fill += drain
-        compute = st["cvals"][st["cidx"][iw, ia], ir][rep]
-        cyc, _ = self._combine(compute, mid, fill, drain)
+        cyc, _ = self._combine(compute[rep], mid, fill, drain)
         cmin = np.full(ir.size, np.inf)
         if rep.size:
             seg = np.flatnonzero(np.r_[True, rep[1:] != rep[:-1]])
