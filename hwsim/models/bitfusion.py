@@ -624,9 +624,13 @@ class BitFusion(Accelerator):
         k = rep[at_min]
         o = cat["slot_order"][cat["slot_start"][ir[k]] + o[at_min]]
         r, jw, ja, gt = ir[k], iw[k], ia[k], gid[k]
-        e = self._metrics(cat, r, wv[jw], av[ja], pf[jw, ja], passes[jw, ja], o, full=True)
-        e = e["energy"]
         st = np.flatnonzero(np.r_[True, gt[1:] != gt[:-1]])
+        n_at = np.diff(np.r_[st, gt.size])
+        e = np.zeros(gt.size)  # a group's only candidate needs no energy to win
+        t = np.flatnonzero(np.repeat(n_at > 1, n_at))
+        if t.size:
+            x = (r[t], wv[jw[t]], av[ja[t]], pf[jw[t], ja[t]], passes[jw[t], ja[t]], o[t])
+            e[t] = self._metrics(cat, *x, full=True)["energy"]
         emin = np.minimum.reduceat(e, st)
         pick = np.minimum.reduceat(np.where(e == emin[gt], np.arange(e.size), e.size), st)
         assert pick.size == nW * nA * nU
