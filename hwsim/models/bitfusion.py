@@ -470,17 +470,20 @@ class BitFusion(Accelerator):
             return {k: got[..., n] for n, k in enumerate(self._KEYS)}
         pairs = [(float(w), float(a)) for w in wv for a in av]
         todo = [i for i, rk in enumerate(rows) if any((rk, *wa) not in cache for wa in pairs)]
+        got = None
         if todo:
             if len(cache) + len(todo) * len(pairs) > self._CACHE_MAX:
                 cache.clear()
                 blocks.clear()
             fresh = self._table(uniq[todo], wv, av)
             stack = np.stack([fresh[k] for k in self._KEYS], axis=-1)  # (nW, nA, nT, K)
+            per_row = stack.transpose(2, 0, 1, 3).reshape(len(todo), len(pairs), -1)
             for t, i in enumerate(todo):
-                for jw, w in enumerate(wv):
-                    for ja, a in enumerate(av):
-                        cache[(rows[i], float(w), float(a))] = stack[jw, ja, t]
-        got = np.array([[[cache[(rk, float(w), float(a))] for rk in rows] for a in av] for w in wv])
+                cache.update(zip([(rows[i], *wa) for wa in pairs], per_row[t], strict=True))
+            if len(todo) == len(rows):  # every layer fresh (a first call): no gathering
+                got = stack
+        if got is None:
+            got = np.array([[[cache[(rk, w, a)] for rk in rows] for a in av] for w in wv])
         if len(blocks) > 4096:
             blocks.clear()
         for u, rk in enumerate(rows):
