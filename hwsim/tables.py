@@ -77,13 +77,14 @@ def _distinct_layers(L: LayerArrays, names_matter: bool) -> tuple[LayerArrays, n
     n = len(L)
     if names_matter and len(set(np.asarray(L.names).ravel().tolist())) == n:
         return L, np.arange(n)
-    cols = [
-        np.asarray(getattr(L, f.name), dtype=np.float64).ravel()
-        for f in fields(L)
-        if f.name != "names"
-    ]
-    if names_matter:
-        cols.append(np.unique(np.asarray(L.names).astype(str), return_inverse=True)[1])
+    cols = []
+    for f in fields(L):
+        v = np.asarray(getattr(L, f.name))
+        if v.dtype.kind in "OUS":  # text (the names): compared by value
+            if f.name != "names" or names_matter:
+                cols.append(np.unique(v.astype(str), return_inverse=True)[1].ravel())
+        else:
+            cols.append(v.astype(np.float64).ravel())
     _, first, inv = np.unique(
         np.stack(cols, axis=1), axis=0, return_index=True, return_inverse=True
     )
