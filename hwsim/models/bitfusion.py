@@ -368,11 +368,15 @@ def _fill_bounds(
     fill), bits. Block sizes only grow, so a block of loops ``Q`` (trip products ``ps``) is
     reachable whenever it fits, and promotion can stop there when it is all the dependent loops
     or one more of them overflows (``grow``)."""
-    lim = (half / tile)[..., None]
-    fits = ps <= lim
-    fmin = tile * np.min(np.where(fits & (grow > lim), ps, np.inf), axis=-1)
-    fmax = tile * np.max(np.where(fits, ps, 0.0), axis=-1)
-    return fmin, fmax
+    lim = half / tile
+    lo = np.full(np.shape(lim), np.inf)
+    hi = np.zeros(np.shape(lim))
+    for q in range(ps.shape[1]):  # a few blocks: elementwise over (..., R) is faster
+        size = ps[:, q]
+        fits = size <= lim
+        np.minimum(lo, np.where(fits & (grow[:, q] > lim), size, np.inf), out=lo)
+        np.maximum(hi, np.where(fits, size, 0.0), out=hi)
+    return tile * lo, tile * hi
 
 
 @register("bitfusion")
