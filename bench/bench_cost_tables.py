@@ -70,6 +70,47 @@ def first_call_seconds(path: Path, fn, repeats: int, cold: bool = False) -> floa
     return statistics.median(times)
 
 
+def baseline_model(path: Path):
+    """The ``BitFusion`` class of another version of ``hwsim/models/bitfusion.py`` (imported
+    beside the current one; it shares the rest of the package)."""
+    import importlib.util
+
+    from hwsim.models import base
+
+    hwsim.load_config(ROOT / "accel_configs" / "bitfusion_eyeriss.yaml")  # registers the kinds
+    current = base._REGISTRY.pop("bitfusion")
+    try:
+        spec = importlib.util.spec_from_file_location("hwsim.models._bitfusion_baseline", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    finally:
+        base._REGISTRY["bitfusion"] = current
+    return mod.BitFusion
+
+
+def side_by_side(path: Path, fns: dict, cls, repeats: int) -> dict[str, tuple[float, float]]:
+    """Per view: median first-call seconds of the baseline model class ``cls`` and of the
+    current one, alternating on freshly loaded configs."""
+    out = {}
+    for view, fn in fns.items():
+        times: dict[str, list[float]] = {"base": [], "new": []}
+        for model in (cls, None):  # warm up both
+            cfg = hwsim.load_config(path)
+            if model is not None:
+                cfg.model.__class__ = model
+            fn(cfg)
+        for _ in range(repeats):
+            for label, model in (("base", cls), ("new", None)):
+                cfg = hwsim.load_config(path)
+                if model is not None:
+                    cfg.model.__class__ = model
+                t0 = time.perf_counter()
+                fn(cfg)
+                times[label].append(time.perf_counter() - t0)
+        out[view] = (statistics.median(times["base"]), statistics.median(times["new"]))
+    return out
+
+
 def resnet50_workload() -> hwsim.Workload:
     from search.trace import trace_workload
     from search.zoo import build_model
@@ -99,7 +140,17 @@ def main() -> int:
         default=str(ROOT / "bench" / "results" / "cost_tables_speed.txt"),
         help="file the table is written to (atomically)",
     )
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        help="another version of hwsim/models/bitfusion.py (e.g. `git show"
+        " c195732:hwsim/models/bitfusion.py > /tmp/bitfusion_main.py`), timed side by side with"
+        " the current one on the Bit Fusion configs",
+    )
     args = ap.parse_args()
+    if args.baseline is not None and not args.baseline.is_file():
+        print(f"error: --baseline: no such file: {args.baseline}", file=sys.stderr)
+        return 2
     lines: list[str] = []
 
     def out(line: str = "") -> None:
@@ -147,6 +198,19 @@ def main() -> int:
             f"{'ok' if s * 1e3 < GOAL_MS else 'MISS':>6}{r * 1e3:>11.2f}{sm * 1e3:>19.2f}"
             f"{'ok' if sm * 1e3 < GOAL_MS else 'MISS':>6}"
         )
+    if args.baseline is not None:
+        cls = baseline_model(args.baseline)
+        out()
+        out(
+            f"Bit Fusion side by side with {args.baseline.name} (first call, fresh configs, alternating)"
+        )
+        out(f"{'config':<26}{'view':<10}{'baseline ms':>12}{'current ms':>12}{'speed-up':>10}")
+        for path in configs:
+            if hwsim.load_config(path).type != "bitfusion":
+                continue
+            got = side_by_side(path, {"raw": raw, "monotone": mono}, cls, few)
+            for view, (b, n) in got.items():
+                out(f"{path.stem:<26}{view:<10}{b * 1e3:>12.2f}{n * 1e3:>12.2f}{b / n:>9.2f}x")
     ref = scalesim_seconds()
     if ref:
         out()

@@ -591,9 +591,11 @@ class BitFusion(Accelerator):
         stage0 |= {"cvals": cvals, "cidx": cidx, "tw": tw, "ta": ta, "to": to, "kidx": kidx, "R": R}
         # upper bound: the exact cycles (best order) of the tiling with the least lower bound
         jw, ja = (np.indices((nW, nA, nU))[i].ravel() for i in (0, 1))
-        lb_min = np.minimum.reduceat(lb, starts, axis=-1)
-        pos = np.where(lb == lb_min[:, :, seg_r], np.arange(R), R)
-        jr = np.minimum.reduceat(pos, starts, axis=-1).ravel()  # (nW * nA * nU,)
+        ends = np.r_[starts[1:], R]
+        jr = np.stack(
+            [np.argmin(lb[:, :, s0:s1], axis=-1) + s0 for s0, s1 in zip(starts, ends, strict=True)],
+            axis=-1,
+        ).ravel()  # (nW * nA * nU,): the first tiling of least lower bound in each group
         ub = self._best_cycles(cat, jw, ja, jr, stage0)[0]
         iw, ia, ir = np.nonzero(lb <= ub.reshape(nW, nA, nU)[:, :, seg_r])
         # then, on the survivors only, a few more rounds: the exact cycles of each group's next
