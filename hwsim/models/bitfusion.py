@@ -617,7 +617,7 @@ class BitFusion(Accelerator):
             first = first[np.isfinite(cand[first])]
             if first.size == 0:
                 break
-            got = self._best_cycles(cat, iw[first], ia[first], ir[first], stage0)[0]
+            got = self._best_cycles(cat, iw[first], ia[first], ir[first], stage0, ub[grp[first]])[0]
             ub[grp[first]] = np.minimum(ub[grp[first]], got)
             done[first] = True
             keep = lbs <= ub[grp]
