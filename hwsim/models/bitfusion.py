@@ -198,6 +198,9 @@ class _Cands(NamedTuple):
     gr_out: np.ndarray
 
 
+_BUILD_ONLY = ("pattern", "pp_out", "fp_out")  # _Cands fields the search itself does not read
+
+
 def _pow2_tiles(n: int, step: int = 1) -> list[int]:
     """The simulator's power-of-two tile sizes: min(2**k * step, n), k = 0..ceil(log2(ceil(n/step)))."""
     top = int(np.ceil(np.log2(max(1.0, np.ceil(n / step)))))
@@ -299,6 +302,16 @@ def _slots(sub: np.ndarray, pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray
         tables[f"pp_{op}"] = np.ascontiguousarray(sub[rep[:, None], pref[order]])
         tables[f"fp_{op}"] = np.ascontiguousarray(sub[rep[:, None], free[order]])
     return n_slots, order, tables
+
+
+def _dense_unique(key: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(key, return_inverse=True)`` for integer keys in ``[0, size)``, by marking
+    rather than sorting."""
+    mark = np.zeros(size, dtype=bool)
+    mark[key] = True
+    u = np.flatnonzero(mark)
+    rank = np.cumsum(mark) - 1
+    return u, rank[key]
 
 
 def _slot_traffic(
@@ -528,6 +541,7 @@ class BitFusion(Accelerator):
         cat = {
             f: np.concatenate([getattr(c, f) for c in cands], axis=1 if f == "trips" else 0)
             for f in _Cands._fields
+            if f not in _BUILD_ONLY
         }
         cat["slot_start"] = np.cumsum(cat["n_slots"]) - cat["n_slots"]
         nW, nA, nU = wv.size, av.size, len(cands)
@@ -671,7 +685,8 @@ class BitFusion(Accelerator):
             ("wgt", kw * R + ir, st["tw"].ravel(), mem.weight_buffer.tile_bits),
             ("act", ia * R + ir, st["ta"].ravel(), mem.input_buffer.tile_bits),
         ):
-            u, inv = np.unique(key, return_inverse=True)  # entry -> its (class, tiling) u
+            size = tile.size
+            u, inv = _dense_unique(key, size)  # entry -> its (class, tiling) u
             ur = u % R
             ucnt = cnt_r[ur]
             ustart = np.cumsum(ucnt) - ucnt
