@@ -160,7 +160,8 @@ def main() -> int:
     configs = sorted((ROOT / "accel_configs").glob("*.yaml"))
     wl = resnet50_workload()
     load0 = os.getloadavg()
-    out(f"# python bench/bench_cost_tables.py --repeats {args.repeats}")
+    shown = [a if a != str(args.out) else "<out>" for a in sys.argv[1:]]
+    out(f"# python bench/bench_cost_tables.py {' '.join(shown)}".rstrip())
     out(
         f"# load average at start {load0[0]:.2f} (1 min), {load0[1]:.2f} (5 min) on"
         f" {os.cpu_count()} CPUs: compare ratios, not absolute ms"
