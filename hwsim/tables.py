@@ -36,12 +36,13 @@ EDP of any one mode.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
 
 import numpy as np
 
 from .config import AccelConfig
 from .errors import HwsimError
-from .workload import Workload
+from .workload import LayerArrays, Workload
 
 MODE_MAX_BITS = 16
 """Widest operand (bits) considered as an execution mode for the monotone envelope."""
@@ -70,11 +71,38 @@ def _bits_array(bits: Sequence[int], label: str) -> np.ndarray:
     return arr
 
 
+def _distinct_layers(L: LayerArrays, names_matter: bool) -> tuple[LayerArrays, np.ndarray]:
+    """The distinct layers of ``L`` (every field equal, the name too when ``names_matter``), in
+    order of first appearance, and the index of each layer's distinct one."""
+    n = len(L)
+    if names_matter and len(set(np.asarray(L.names).ravel().tolist())) == n:
+        return L, np.arange(n)
+    cols = []
+    for f in fields(L):
+        v = np.asarray(getattr(L, f.name))
+        if v.dtype.kind in "OUS":  # text (the names): compared by value
+            if f.name != "names" or names_matter:
+                cols.append(np.unique(v.astype(str), return_inverse=True)[1].ravel())
+        else:
+            cols.append(v.astype(np.float64).ravel())
+    _, first, inv = np.unique(
+        np.stack(cols, axis=1), axis=0, return_index=True, return_inverse=True
+    )
+    order = np.argsort(first)
+    pos = np.empty_like(order)
+    pos[order] = np.arange(order.size)
+    keep = first[order]
+    return LayerArrays(**{f.name: getattr(L, f.name)[keep] for f in fields(L)}), pos[inv.ravel()]
+
+
 def _raw(workload: Workload, config: AccelConfig, w: np.ndarray, a: np.ndarray):
-    L = workload.arrays().reshape((len(workload), 1, 1))
-    out = config.model.evaluate(L, w.reshape(1, -1, 1), a.reshape(1, 1, -1))
-    shape = (len(workload), w.size, a.size)
-    return {k: v if v.shape == shape else np.broadcast_to(v, shape).copy() for k, v in out.items()}
+    """Raw tables ``{metric: [L, nW, nA]}``; a model evaluates each distinct layer once
+    (ResNet-50 has 54 layers of 24 shapes)."""
+    L, inv = _distinct_layers(workload.arrays(), config.model.layer_names_matter())
+    out = config.model.evaluate(L.reshape((len(L), 1, 1)), w.reshape(1, -1, 1), a.reshape(1, 1, -1))
+    shape = (len(L), w.size, a.size)
+    out = {k: v if v.shape == shape else np.broadcast_to(v, shape) for k, v in out.items()}
+    return {k: v[inv] for k, v in out.items()}
 
 
 def _suffix_min(t: np.ndarray) -> np.ndarray:

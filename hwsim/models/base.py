@@ -71,6 +71,12 @@ class Accelerator(ABC):
         as_ = [a for a in candidates_a if any(self.supports(w, a) for w in candidates_w)]
         return ws, as_
 
+    def layer_names_matter(self) -> bool:
+        """Whether :meth:`evaluate` reads ``L.names`` (per-layer settings). When it does not,
+        layers with equal fields cost the same and :func:`hwsim.cost_tables` evaluates each
+        distinct layer once."""
+        return True
+
     def annotate_totals(self, totals: dict[str, float]) -> list[str]:
         """Add model-specific totals in place (e.g. an FPGA's resource fit); return report notes."""
         return []

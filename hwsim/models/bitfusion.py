@@ -113,6 +113,8 @@ def _canonical_orders() -> tuple[np.ndarray, np.ndarray]:
 
 
 _CANON, _CANON_OFF = _canonical_orders()
+_UB_ROUNDS = 3  # rounds of upper-bound tightening on the survivors (see BitFusion._table)
+_UB_MIN_OPEN = 3  # ... in the groups with at least this many tilings still to evaluate
 
 
 class FusionArray(Section):
@@ -178,12 +180,25 @@ class _Cands(NamedTuple):
     act_el: np.ndarray  # input elements per tile
     kkic: np.ndarray  # kh*kw*ic
     pattern: np.ndarray  # trip pattern (see _canonical_orders), int
+    n_slots: np.ndarray  # canonical loop orders per tiling (see _canonical_orders), int
+    slot_order: np.ndarray  # (n_slots.sum(),) the order (index into _ORDERS) of each slot
+    pp_wgt: np.ndarray  # (n_slots.sum(), K + 1) per slot: trip products of the blocks
+    fp_wgt: np.ndarray  # promotion reaches and of the free loops after s promotions, see _slots
+    pp_act: np.ndarray
+    fp_act: np.ndarray
+    pp_out: np.ndarray
+    fp_out: np.ndarray
+    out_t: np.ndarray  # (n_slots.sum(),) output DRAM bits and first fill per slot
+    out_f: np.ndarray
     ps_wgt: np.ndarray  # (R, S) block tables of each operand, see _block_tables
     gr_wgt: np.ndarray
     ps_act: np.ndarray
     gr_act: np.ndarray
     ps_out: np.ndarray
     gr_out: np.ndarray
+
+
+_BUILD_ONLY = ("pattern", "pp_out", "fp_out")  # _Cands fields the search itself does not read
 
 
 def _pow2_tiles(n: int, step: int = 1) -> list[int]:
@@ -236,7 +251,25 @@ def _candidates(
         act_el = (KH + (oh - 1) * SH) * (KW + (ow - 1) * SW) * ic * b
     sub = _subset_products(trips)
     blocks = _block_tables(sub)
+    pattern = pattern.astype(np.intp)
+    n_slots, slot_order, slot_tables = _slots(sub, pattern)
+    # outputs do not depend on the widths: their traffic in every slot is known now
+    tile_o = b * oh * ow * np.ceil(oc / M) * M * float(psum_bits)  # as BitFusion._out_tile
+    rep = np.repeat(np.arange(tile_o.size), n_slots)
+    out_t, out_f = _slot_traffic(
+        tile_o[rep],
+        sub[rep, _DEPS["out"]],
+        slot_tables["pp_out"],
+        slot_tables["fp_out"],
+        np.arange(rep.size),
+        out_tile_bits,
+    )
     return _Cands(
+        out_t=out_t,
+        out_f=out_f,
+        n_slots=n_slots,
+        slot_order=slot_order,
+        **slot_tables,
         trips=trips,
         sub=sub,
         red=red,
@@ -246,9 +279,58 @@ def _candidates(
         macs_tile=kk * ic * oc * b * oh * ow,
         act_el=act_el,
         kkic=kk * ic,
-        pattern=pattern.astype(np.intp),
+        pattern=pattern,
         **{f"{k}_{op}": v[i] for op, v in blocks.items() for i, k in enumerate(("ps", "gr"))},
     )
+
+
+def _slots(sub: np.ndarray, pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The canonical loop orders of every tiling, one slot each, tiling after tiling: (orders
+    per tiling, order of each slot, per operand ``pp`` and ``fp`` tables (slots, K + 1)).
+
+    ``pp[g, j]``: trip product of the operand's block after ``j`` promotions in slot ``g``'s
+    order; ``fp[g, s]``: trip product of the loops that multiply its traffic when promotion
+    stops after ``s`` promotions (see ``_order_tables``). Width-independent: built once per
+    layer with its candidates, so the search only compares block sizes with the buffer."""
+    n_slots = _CANON_OFF[pattern + 1] - _CANON_OFF[pattern]
+    start = np.cumsum(n_slots) - n_slots
+    rep = np.repeat(np.arange(pattern.size), n_slots)
+    j = np.arange(rep.size) - start[rep]
+    order = _CANON[_CANON_OFF[pattern][rep] + j]
+    tables = {}
+    for op, (pref, free) in _TABLES.items():
+        tables[f"pp_{op}"] = np.ascontiguousarray(sub[rep[:, None], pref[order]])
+        tables[f"fp_{op}"] = np.ascontiguousarray(sub[rep[:, None], free[order]])
+    return n_slots, order, tables
+
+
+def _dense_unique(key: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(key, return_inverse=True)`` for integer keys in ``[0, size)``, by marking
+    rather than sorting."""
+    mark = np.zeros(size, dtype=bool)
+    mark[key] = True
+    u = np.flatnonzero(mark)
+    rank = np.cumsum(mark) - 1
+    return u, rank[key]
+
+
+def _slot_traffic(
+    tile: np.ndarray, dep: np.ndarray, pp: np.ndarray, fp: np.ndarray, g: np.ndarray, half: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(DRAM bits, first-fill bits) of one operand, as :func:`_traffic`, in slots ``g`` of the
+    slot tables ``pp``/``fp`` with tiles ``tile`` and dependent-loop trip products ``dep`` (flat,
+    one length)."""
+    lim = half / tile
+    k = pp.shape[1]
+    gk = g * k
+    flat = pp.ravel()
+    s = (flat[gk + 1] <= lim).astype(np.intp)
+    for j in range(2, k):
+        s += flat[gk + j] <= lim
+    gk += s
+    fill = tile * flat[gk]
+    traffic = tile * dep * fp.ravel()[gk]
+    return traffic, fill
 
 
 def _traffic(
@@ -299,11 +381,15 @@ def _fill_bounds(
     fill), bits. Block sizes only grow, so a block of loops ``Q`` (trip products ``ps``) is
     reachable whenever it fits, and promotion can stop there when it is all the dependent loops
     or one more of them overflows (``grow``)."""
-    lim = (half / tile)[..., None]
-    fits = ps <= lim
-    fmin = tile * np.min(np.where(fits & (grow > lim), ps, np.inf), axis=-1)
-    fmax = tile * np.max(np.where(fits, ps, 0.0), axis=-1)
-    return fmin, fmax
+    lim = half / tile
+    lo = np.full(np.shape(lim), np.inf)
+    hi = np.zeros(np.shape(lim))
+    for q in range(ps.shape[1]):  # a few blocks: elementwise over (..., R) is faster
+        size = ps[:, q]
+        fits = size <= lim
+        np.minimum(lo, np.where(fits & (grow[:, q] > lim), size, np.inf), out=lo)
+        np.maximum(hi, np.where(fits, size, 0.0), out=hi)
+    return tile * lo, tile * hi
 
 
 @register("bitfusion")
@@ -401,17 +487,20 @@ class BitFusion(Accelerator):
             return {k: got[..., n] for n, k in enumerate(self._KEYS)}
         pairs = [(float(w), float(a)) for w in wv for a in av]
         todo = [i for i, rk in enumerate(rows) if any((rk, *wa) not in cache for wa in pairs)]
+        got = None
         if todo:
             if len(cache) + len(todo) * len(pairs) > self._CACHE_MAX:
                 cache.clear()
                 blocks.clear()
             fresh = self._table(uniq[todo], wv, av)
             stack = np.stack([fresh[k] for k in self._KEYS], axis=-1)  # (nW, nA, nT, K)
+            per_row = stack.transpose(2, 0, 1, 3).reshape(len(todo), len(pairs), -1)
             for t, i in enumerate(todo):
-                for jw, w in enumerate(wv):
-                    for ja, a in enumerate(av):
-                        cache[(rows[i], float(w), float(a))] = stack[jw, ja, t]
-        got = np.array([[[cache[(rk, float(w), float(a))] for rk in rows] for a in av] for w in wv])
+                cache.update(zip([(rows[i], *wa) for wa in pairs], per_row[t], strict=True))
+            if len(todo) == len(rows):  # every layer fresh (a first call): no gathering
+                got = stack
+        if got is None:
+            got = np.array([[[cache[(rk, w, a)] for rk in rows] for a in av] for w in wv])
         if len(blocks) > 4096:
             blocks.clear()
         for u, rk in enumerate(rows):
@@ -424,12 +513,15 @@ class BitFusion(Accelerator):
 
         Exact, but organised to stay fast (a search queries it often): stage 0 bounds, per
         operand and tiling, the first fill and the traffic over all 120 loop orders (weights per
-        (w, pf), inputs per a, outputs once); stage 1 keeps, per width pair, the tilings whose
-        lower bound does not exceed the exact cycles of the 6 most promising tilings; stage 2
-        evaluates the exact cycles of what survives under every order that can differ (orders
-        equal once one-trip loops are dropped are evaluated once); stage 3 breaks ties at the
-        minimum by energy, as the simulator does, and evaluates every metric of the winner with
-        the same code.
+        (w, pf), inputs per a, outputs once) and computes the compute cycles once per (pf,
+        passes) class; stage 1 keeps, per width pair, the tilings whose lower bound does not
+        exceed the exact cycles of the most promising tiling, then tightens that upper bound on
+        the survivors alone with the next most promising tilings; stage 2 evaluates the exact
+        cycles of what survives under every order that can differ (orders equal once one-trip
+        loops are dropped are evaluated once, orders whose traffic alone exceeds the upper bound
+        not at all); stage 3 breaks ties at the minimum by energy, as the simulator does, and
+        evaluates every metric of the winner with the same code. Every bound is a true bound,
+        so the result is the exhaustive search's (``tests/test_bitfusion_pinned.py``).
         """
         p = self.params
         M = p.array.cols
@@ -449,7 +541,9 @@ class BitFusion(Accelerator):
         cat = {
             f: np.concatenate([getattr(c, f) for c in cands], axis=1 if f == "trips" else 0)
             for f in _Cands._fields
+            if f not in _BUILD_ONLY
         }
+        cat["slot_start"] = np.cumsum(cat["n_slots"]) - cat["n_slots"]
         nW, nA, nU = wv.size, av.size, len(cands)
         pf, passes = self.perf_factor(wv.reshape(-1, 1), av.reshape(1, -1))  # (nW, nA)
         # ---- stage 0: per operand, bounds over all orders, on the operand's own grid. The
@@ -464,51 +558,102 @@ class BitFusion(Accelerator):
         fw0, fw1 = _fill_bounds(tw, cat["ps_wgt"], cat["gr_wgt"], h_w)
         fa0, fa1 = _fill_bounds(ta, cat["ps_act"], cat["gr_act"], h_a)
         fo0, fo1 = _fill_bounds(to, cat["ps_out"], cat["gr_out"], h_o)
-        dw, da, do = (t * sub[:, _DEPS[k]] for k, t in (("wgt", tw), ("act", ta), ("out", to)))
-        compute = self._compute(cat, pf[:, :, None], passes[:, :, None])
-        compute = np.where((tw <= h_w)[kidx] & (ta <= h_a)[None], compute, np.inf)  # (nW, nA, R)
+        # compute cycles depend on the pair through (pf, passes) only: one row per class
+        cls = np.stack([pf, passes]).reshape(2, -1)
+        ck, cidx = np.unique(cls, axis=1, return_inverse=True)
+        cidx = cidx.reshape(pf.shape)
+        cvals = self._compute(cat, ck[0].reshape(-1, 1), ck[1].reshape(-1, 1))  # (nC, R)
         # ---- stage 1: a lower bound over the orders prunes tilings that cannot be the fastest
+        # (infinite where a weight or input tile does not fit half its buffer)
         ifw = mem.dram.bw_bits_per_cycle
         R = int(counts.sum())
         seg_r = np.repeat(np.arange(nU), counts)
         starts = np.concatenate([[0], np.cumsum(counts[:-1])])
-        lb_m = np.ceil(((dw - fw1)[kidx] + (da - fa1)[None] + 2.0 * (do - fo1)) / ifw)
-        lb_f = np.ceil((fw0[kidx] + fa0[None] + fo0) / ifw) + np.ceil(fo0 / ifw)
-        # every bit moved passes the interface once: cycles >= all traffic / if_width as well
-        lb_t = np.ceil((dw[kidx] + da[None] + 2.0 * do) / ifw)
-        lb = np.maximum(np.maximum(compute, lb_m) + lb_f, lb_t)
-        lb = np.where(np.isfinite(compute), lb, np.inf)
+        dw, da, do = (t * sub[:, _DEPS[k]] for k, t in (("wgt", tw), ("act", ta), ("out", to)))
+        bad_w = np.where(tw <= h_w, 0.0, np.inf)
+        bad_a = np.where(ta <= h_a, 0.0, np.inf)
+        # cycles >= max(compute, mid / if_width) + fill and drain time, with mid at least the
+        # least traffic less the largest first fills; and >= all traffic / if_width
+        lb = (dw - fw1 + 2.0 * (do - fo1))[kidx]
+        lb += (da - fa1)[None]
+        lb /= ifw
+        np.ceil(lb, out=lb)
+        np.maximum(lb, cvals[cidx], out=lb)
+        x = (fw0 + fo0)[kidx]
+        x += fa0[None]
+        x /= ifw
+        np.ceil(x, out=x)
+        x += np.ceil(fo0 / ifw)
+        lb += x
+        x = (dw + 2.0 * do + bad_w)[kidx]
+        x += (da + bad_a)[None]
+        x /= ifw
+        np.ceil(x, out=x)
+        np.maximum(lb, x, out=lb)
+        del x
         if not np.all(np.isfinite(np.minimum.reduceat(lb, starts, axis=-1))):
             bad = np.nonzero(~np.isfinite(np.minimum.reduceat(lb, starts, axis=-1)))
             self._no_fit(uniq[int(bad[2][0])])
-        stage0 = {"compute": compute, "tw": tw, "ta": ta, "to": to, "kidx": kidx, "R": R}
-        # upper bound: the exact cycles (best order) of the 6 tilings with the least lower bound
-        ub = np.full(nW * nA * nU, np.inf)
+        stage0 = {
+            # per entry (weight class, input width, tiling): largest first fills (bits) and
+            # the fill and drain time bound (cycles) of stage 1
+            "fill_max": lambda k, a, r: fw1[k, r] + fa1[a, r] + 2.0 * fo1[r],
+            "fill_min": lambda k, a, r: (
+                np.ceil((fw0[k, r] + fa0[a, r] + fo0[r]) / ifw) + np.ceil(fo0[r] / ifw)
+            ),
+        }
+        stage0 |= {"cvals": cvals, "cidx": cidx, "tw": tw, "ta": ta, "to": to, "kidx": kidx, "R": R}
+        # upper bound: the exact cycles (best order) of the tiling with the least lower bound
         jw, ja = (np.indices((nW, nA, nU))[i].ravel() for i in (0, 1))
-        rest = lb.copy()
-        for _ in range(6):
-            lb_min = np.minimum.reduceat(rest, starts, axis=-1)
-            pos = np.where(rest == lb_min[:, :, seg_r], np.arange(R), R)
-            jr = np.minimum.reduceat(pos, starts, axis=-1).ravel()  # (nW * nA * nU,)
-            ok = jr < R
-            got = self._best_cycles(cat, jw[ok], ja[ok], jr[ok], stage0)[0]
-            ub[ok] = np.minimum(ub[ok], got)
-            rest[jw[ok], ja[ok], jr[ok]] = np.inf
+        ends = np.r_[starts[1:], R]
+        jr = np.stack(
+            [np.argmin(lb[:, :, s0:s1], axis=-1) + s0 for s0, s1 in zip(starts, ends, strict=True)],
+            axis=-1,
+        ).ravel()  # (nW * nA * nU,): the first tiling of least lower bound in each group
+        ub = self._best_cycles(cat, jw, ja, jr, stage0)[0]
         iw, ia, ir = np.nonzero(lb <= ub.reshape(nW, nA, nU)[:, :, seg_r])
+        # then, on the survivors only, a few more rounds: the exact cycles of each group's next
+        # tiling by lower bound tighten the upper bound and prune (groups with few survivors
+        # are left to stage 2)
+        grp = (iw * nA + ia) * nU + seg_r[ir]  # non-decreasing
+        lbs = lb[iw, ia, ir]
+        done = ir == jr[grp]
+        for _ in range(_UB_ROUNDS):
+            new = np.r_[True, grp[1:] != grp[:-1]]
+            gs = np.flatnonzero(new)
+            open_ = np.add.reduceat((~done).astype(np.intp), gs)
+            cand = np.where(done | (open_ < _UB_MIN_OPEN)[np.cumsum(new) - 1], np.inf, lbs)
+            m = np.minimum.reduceat(cand, gs)
+            first = np.minimum.reduceat(
+                np.where(cand == m[np.cumsum(new) - 1], np.arange(cand.size), cand.size), gs
+            )
+            first = first[first < cand.size]
+            first = first[np.isfinite(cand[first])]
+            if first.size == 0:
+                break
+            got = self._best_cycles(cat, iw[first], ia[first], ir[first], stage0, ub[grp[first]])[0]
+            ub[grp[first]] = np.minimum(ub[grp[first]], got)
+            done[first] = True
+            keep = lbs <= ub[grp]
+            iw, ia, ir, grp, lbs, done = (x[keep] for x in (iw, ia, ir, grp, lbs, done))
         # ---- stage 2: exact cycles of the surviving (width pair, tiling) x every order
-        cmin, rep, o, cyc = self._best_cycles(cat, iw, ia, ir, stage0)
-        grp = (iw * nA + ia) * nU + seg_r[ir]  # non-decreasing, every group present
+        cmin, rep, o, cyc = self._best_cycles(cat, iw, ia, ir, stage0, ub[grp])
+        # grp: non-decreasing, every group present
         # ---- stage 3: energy of the candidates at the minimum; keep the least per group
         gs = np.flatnonzero(np.r_[True, grp[1:] != grp[:-1]])
         gid = np.cumsum(np.r_[True, grp[1:] != grp[:-1]]) - 1
         gmin = np.minimum.reduceat(cmin, gs)
         at_min = np.flatnonzero(cyc == gmin[gid[rep]])
         k = rep[at_min]
-        o = _CANON[_CANON_OFF[cat["pattern"][ir[k]]] + o[at_min]]
+        o = cat["slot_order"][cat["slot_start"][ir[k]] + o[at_min]]
         r, jw, ja, gt = ir[k], iw[k], ia[k], gid[k]
-        e = self._metrics(cat, r, wv[jw], av[ja], pf[jw, ja], passes[jw, ja], o, full=True)
-        e = e["energy"]
         st = np.flatnonzero(np.r_[True, gt[1:] != gt[:-1]])
+        n_at = np.diff(np.r_[st, gt.size])
+        e = np.zeros(gt.size)  # a group's only candidate needs no energy to win
+        t = np.flatnonzero(np.repeat(n_at > 1, n_at))
+        if t.size:
+            x = (r[t], wv[jw[t]], av[ja[t]], pf[jw[t], ja[t]], passes[jw[t], ja[t]], o[t])
+            e[t] = self._metrics(cat, *x, full=True)["energy"]
         emin = np.minimum.reduceat(e, st)
         pick = np.minimum.reduceat(np.where(e == emin[gt], np.arange(e.size), e.size), st)
         assert pick.size == nW * nA * nU
@@ -517,47 +662,92 @@ class BitFusion(Accelerator):
         g = np.tile(np.asarray(groups, dtype=np.float64), nW * nA)
         return {k: (met[k] * g).reshape(nW, nA, nU) for k in self._KEYS}
 
-    def _best_cycles(self, cat, iw, ia, ir, st):
+    def _best_cycles(self, cat, iw, ia, ir, st, ub=None):
         """Exact cycles of tilings ``ir`` at width pairs (``iw``, ``ia``) under every order that
         can differ: (least cycles per entry, entry of each evaluated order, slot of the order in
-        the tiling's canonical list, their cycles). ``st``: stage-0 arrays (compute cycles,
-        operand tiles). Each operand's traffic is evaluated once per distinct (operand width
-        class, tiling, order) and gathered."""
-        R, mem = st["R"], self.params.memory
-        pat_r = cat["pattern"]
-        cnt_r = _CANON_OFF[pat_r + 1] - _CANON_OFF[pat_r]
-        cnt = cnt_r[ir]
-        start = np.cumsum(cnt) - cnt
-        rep = np.repeat(np.arange(ir.size), cnt)
-        j = np.arange(rep.size) - np.repeat(start, cnt)
-        nA = st["ta"].shape[0]
-        mid = np.repeat(np.zeros(ir.size), cnt)
-        fill = np.zeros_like(mid)
+        the tiling's canonical list, their cycles), evaluated orders entry by entry in slot
+        order. ``st``: stage-0 arrays (compute cycles per (pf, passes) class, operand tiles,
+        bounds). Weight and input traffic is evaluated once per distinct (width class, tiling,
+        order); output traffic comes from the slot tables.
+
+        With ``ub`` (cycles, per entry), what cannot reach it is skipped, an entry left without
+        orders getting infinite cycles: entries whose least traffic over the orders of weights
+        and outputs together plus the inputs' least (or of inputs and outputs plus the weights'
+        least) needs more cycles; then orders whose weight and output traffic plus the inputs'
+        least does; then orders whose exact traffic does."""
+        mem = self.params.memory
+        R, ifw = st["R"], mem.dram.bw_bits_per_cycle
+        cnt_r, slot0, sub = cat["n_slots"], cat["slot_start"], cat["sub"]
+        out_t, out_f = cat["out_t"], cat["out_f"]
+        kw = st["kidx"][iw, ia]
+        ops = {}
         for op, key, tile, half in (
-            ("wgt", st["kidx"][iw, ia] * R + ir, st["tw"].ravel(), mem.weight_buffer.tile_bits),
+            ("wgt", kw * R + ir, st["tw"].ravel(), mem.weight_buffer.tile_bits),
             ("act", ia * R + ir, st["ta"].ravel(), mem.input_buffer.tile_bits),
-            ("out", ir, st["to"], mem.output_buffer.tile_bits),
         ):
-            u, inv = np.unique(key, return_inverse=True)
+            size = tile.size
+            u, inv = _dense_unique(key, size)  # entry -> its (class, tiling) u
             ur = u % R
             ucnt = cnt_r[ur]
             ustart = np.cumsum(ucnt) - ucnt
-            urep = np.repeat(np.arange(u.size), ucnt)
-            uj = np.arange(urep.size) - np.repeat(ustart, ucnt)
-            uo = _CANON[np.repeat(_CANON_OFF[pat_r[ur]], ucnt) + uj]
-            t, f = _traffic(np.repeat(tile[u], ucnt), cat["sub"], np.repeat(ur, ucnt), half, op, uo)
-            idx = np.repeat(ustart[inv], cnt) + j
-            if op == "out":
-                mid += 2.0 * (t - f).take(idx)
-                f = f.take(idx)
-                fill += f
-                drain = f
-            else:
-                mid += (t - f).take(idx)
-                fill += f.take(idx)
-        compute = np.repeat(st["compute"].ravel()[(iw * nA + ia) * R + ir], cnt)
-        cyc, _ = self._combine(compute, mid, fill, drain)
-        return np.minimum.reduceat(cyc, start), rep, j, cyc
+            urep = np.repeat(np.arange(u.size), ucnt)  # (u, slot) -> u
+            g = slot0[ur][urep] + (np.arange(urep.size) - ustart[urep])  # (u, slot) -> slot
+            t, f = _slot_traffic(
+                tile[u][urep], sub[ur, _DEPS[op]][urep], cat[f"pp_{op}"], cat[f"fp_{op}"], g, half
+            )
+            ops[op] = (t, f, ustart, inv, urep, t + 2.0 * out_t[g])
+        tw_, fw_, sw, iwk, uw, two = ops["wgt"]
+        ta_, fa_, sa, iak, _, tao = ops["act"]
+        compute = st["cvals"][st["cidx"][iw, ia], ir]
+        if ub is None:
+            keep_e = np.arange(ir.size)
+            cnt = cnt_r[ir]
+            rep = np.repeat(keep_e, cnt)
+            j = np.arange(rep.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        else:
+            min_a = np.minimum.reduceat(ta_, sa)[iak]
+            lo_t = np.maximum(
+                np.minimum.reduceat(two, sw)[iwk] + min_a,
+                np.minimum.reduceat(tw_, sw)[iwk] + np.minimum.reduceat(tao, sa)[iak],
+            )
+            lo = np.maximum(
+                np.maximum(compute, np.ceil((lo_t - st["fill_max"](kw, ia, ir)) / ifw))
+                + st["fill_min"](kw, ia, ir),
+                np.ceil(lo_t / ifw),
+            )
+            keep_e = np.flatnonzero(lo <= ub)
+            # per (weight class, tiling): the orders that some kept entry may still need
+            # (bits; with slack for rounding, the exact test follows)
+            cap = np.full(sw.size, -np.inf)
+            np.maximum.at(cap, iwk[keep_e], (ub * ifw - min_a)[keep_e])
+            alive = two <= cap[uw] * (1.0 + 1e-9) + 1.0
+            live = np.flatnonzero(alive)
+            n_live = np.add.reduceat(alive.astype(np.intp), sw)
+            cnt = n_live[iwk[keep_e]]
+            rep = np.repeat(keep_e, cnt)
+            first = np.repeat((np.cumsum(n_live) - n_live)[iwk[keep_e]] - np.cumsum(cnt) + cnt, cnt)
+            j = live[first + np.arange(rep.size)] - sw[iwk[rep]]
+        g = slot0[ir[rep]] + j
+        xw = sw[iwk[rep]] + j
+        xa = sa[iak[rep]] + j
+        if ub is not None:
+            keep = np.ceil((two[xw] + ta_[xa]) / ifw) <= ub[rep]
+            rep, j, g, xw, xa = rep[keep], j[keep], g[keep], xw[keep], xa[keep]
+        f = fw_[xw]
+        mid = tw_[xw] - f
+        fill = f.copy()
+        f = fa_[xa]
+        mid += ta_[xa] - f
+        fill += f
+        drain = out_f[g]
+        mid += 2.0 * (out_t[g] - drain)
+        fill += drain
+        cyc, _ = self._combine(compute[rep], mid, fill, drain)
+        cmin = np.full(ir.size, np.inf)
+        if rep.size:
+            seg = np.flatnonzero(np.r_[True, rep[1:] != rep[:-1]])
+            cmin[rep[seg]] = np.minimum.reduceat(cyc, seg)
+        return cmin, rep, j, cyc
 
     def _no_fit(self, row: np.ndarray) -> None:
         B, OH, OW, KH, KW, _, _, C, Mo, G = (int(x) for x in row[:10])

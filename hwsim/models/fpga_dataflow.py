@@ -550,6 +550,10 @@ class FpgaDataflow(Accelerator):
         out["resource_strategy"] = np.broadcast_to(res, shape).astype(np.float64)
         return out
 
+    def layer_names_matter(self) -> bool:
+        """Layer names select per-layer ``reuse.overrides`` only."""
+        return bool(self.params.reuse.overrides)
+
     def annotate_totals(self, totals: dict[str, float]) -> list[str]:
         """Add ``lut_util``, ``dsp_util``, ``bram_18k_util`` (fractions of the part) and ``fits``
         (1.0 or 0.0); a note for every resource over the part's capacity, and one when the
