@@ -76,7 +76,8 @@ DESIGN_COLS = ("rf", "strategy", "ii_cycles", "latency_cycles", "lut", "dsp", "b
 def design_table(budgeted: FpgaPlan, emitted: FpgaPlan) -> str:
     """Markdown table of the budgeted (searched and simulated) and the emitted design, two rows
     per conv/linear stage and a totals row for each (II and latency in cycles per image, the
-    totals' latency along the critical path; LUT, DSP, BRAM_18K in counts)."""
+    totals' II the design's (:func:`hwsim.models.fpga_dataflow.design_ii`), their latency along
+    the critical path; LUT, DSP, BRAM_18K in counts)."""
     head = (
         "| layer | design | RF | strategy | II (cycles) | latency (cycles) | LUT | DSP | BRAM18K |"
     )
@@ -93,7 +94,7 @@ def design_table(budgeted: FpgaPlan, emitted: FpgaPlan) -> str:
         cells = [
             "",
             d.io_type,
-            _fmt(t["ii_cycles"]) + " (max)",
+            _fmt(t["ii_cycles"]) + (" (slowest + 1)" if d.io_type == "io_stream" else " (slowest)"),
             _fmt(t["latency_cycles"]),
             _fmt(t["lut"]),
             _fmt(t["dsp"]),

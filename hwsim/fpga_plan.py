@@ -32,7 +32,7 @@ import numpy as np
 
 from .config import AccelConfig, parse_config
 from .errors import HwsimError
-from .models.fpga_dataflow import stage_costs
+from .models.fpga_dataflow import design_ii, stage_costs, top_extra_cycles
 from .reuse import check_overrides
 
 if TYPE_CHECKING:
@@ -73,7 +73,8 @@ class FpgaPlan:
 
     ``target_ii_cycles``: the throughput target the reuse factors were chosen for (cycles per
     image), or None under the ``fixed`` policy. ``latency_cycles``: the latency of one image
-    along the workload graph's critical path; ``ii_cycles``: the slowest stage's II.
+    along the workload graph's critical path; ``ii_cycles``: the design's II (the slowest
+    stage's, +1 under io_stream: :func:`hwsim.models.fpga_dataflow.design_ii`).
     """
 
     accel: str
@@ -99,10 +100,12 @@ class FpgaPlan:
 
     @property
     def ii_cycles(self) -> float:
-        return max(lp.ii_cycles for lp in self.layers)
+        """The design's II (cycles per image) from its stages' (:func:`design_ii`)."""
+        return design_ii(np.array([lp.ii_cycles for lp in self.layers]), self.io_type)
 
     def totals(self) -> dict[str, float]:
-        """``lut``, ``dsp``, ``bram_18k`` (sums), ``ii_cycles`` (max) and ``latency_cycles``."""
+        """``lut``, ``dsp``, ``bram_18k`` (sums), ``ii_cycles`` (the design's) and
+        ``latency_cycles``."""
         t = {
             k: float(sum(getattr(lp, k) for lp in self.layers)) for k in ("lut", "dsp", "bram_18k")
         }
@@ -295,7 +298,8 @@ def make_plan(
         longest[n] = lat[n] + max((longest[q] for q in g.predecessors(n)), default=0.0)
     notes = []
     if p.reuse.policy == "target_ii":
-        slow = [lp.name for lp in layers if lp.ii_cycles > p.reuse.target_ii_cycles]
+        extra = top_extra_cycles(p.io_type)
+        slow = [lp.name for lp in layers if lp.ii_cycles + extra > p.reuse.target_ii_cycles]
         if slow:
             notes.append(
                 f"layers {', '.join(slow)} miss the target II of {p.reuse.target_ii_cycles:g} cycles"

@@ -37,8 +37,12 @@ than ``fifo_srl_max_depth``; activation tables (:func:`table_bram`, used where a
 are costed) replicated for parallel lookups.
 
 Timing per image (cycles), with P = output pixels, N = padded input pixels, no fixed
-overhead: ``depth = max(1, ceil((mult_ns*DSP chain + adder_level_ns*ceil(log2(density*n_in)))
-/ clock))``.
+overhead: ``depth`` = the multiply (``mult_ns`` x the DSP chain) and ``ceil(log2(density*n_in))``
+adder levels (``adder_level_ns`` each) scheduled as HLS does (:func:`pipeline_depth`): atomic
+operators chained within a cycle of ``clock - uncertainty``, an operator longer than that taking
+several cycles. The delays are per device family (``timing.delays``, picked by ``part.family``):
+a 7-series -1 part at 5 ns spends 2 cycles per multiply and one per adder level, an
+UltraScale+ part does a multiply and 6 levels in one cycle.
 
 * io_parallel: II = P*RF, latency = II - 1 + depth.
 * io_stream, Latency strategy: a conv's pixel loop runs at II = RF: latency = N*RF + depth +
@@ -92,6 +96,7 @@ class Part(Section):
     ff: int = Field(gt=0, description="flip-flops (informative: FFs are not modelled)")
     dsp: int = Field(ge=0, description="DSP slices")
     bram_18k: int = Field(ge=0, description="18 Kib block RAMs")
+    family: Family = Field(description="device family: picks ``timing.delays``")
 
 
 Tool = Literal["vivado_hls", "vitis_hls"]
@@ -146,9 +151,26 @@ class WeightMemory(Section):
     )
 
 
-class Timing(Section):
+Family = Literal["series7", "ultrascale_plus"]
+
+
+class Delays(Section):
+    """Operator delays of one device family (ns), as the HLS scheduler budgets them."""
+
     mult_ns: float = Field(gt=0, description="delay of one DSP multiplication, ns")
     adder_level_ns: float = Field(gt=0, description="delay of one adder-tree level, ns")
+
+
+class Timing(Section):
+    delays: dict[Family, Delays] = Field(
+        min_length=1, description="per device family: operator delays (the part's family is used)"
+    )
+    clock_uncertainty_frac: float = Field(
+        default=0.125,
+        ge=0,
+        lt=1,
+        description="fraction of the clock period HLS reserves (Vivado/Vitis HLS default 12.5 %)",
+    )
     conv_stream_cycles: float = Field(
         ge=0, description="io_stream conv: cycles beyond the pixel loop (window fill, write)"
     )
@@ -209,6 +231,20 @@ class FpgaDataflowParams(Section):
     timing: Timing
     energy: FpgaEnergy
 
+    @model_validator(mode="after")
+    def _check_family(self) -> FpgaDataflowParams:
+        if self.part.family not in self.timing.delays:
+            raise ValueError(
+                f"part.family {self.part.family!r} has no entry in timing.delays"
+                f" (has {', '.join(self.timing.delays)})"
+            )
+        return self
+
+    @property
+    def delays(self) -> Delays:
+        """The operator delays of the part's family."""
+        return self.timing.delays[self.part.family]
+
 
 # ---------------------------------------------------------------------------------------------
 # the cost model (elementwise)
@@ -216,6 +252,36 @@ class FpgaDataflowParams(Section):
 
 def _log2ceil(x: np.ndarray) -> np.ndarray:
     return np.ceil(np.log2(np.maximum(x, 1.0)))
+
+
+def pipeline_depth(
+    mult_ns: np.ndarray,
+    levels: np.ndarray,
+    adder_ns: float,
+    clock_ns: float,
+    uncertainty_frac: float = 0.0,
+) -> np.ndarray:
+    """Cycles from a layer's inputs to its outputs: a multiply of ``mult_ns`` then ``levels``
+    adder-tree levels of ``adder_ns`` each, scheduled as HLS does into cycles of ``clock_ns``
+    less the clock uncertainty (the budget ``T``). Operations are atomic: they chain within a
+    cycle while their summed delay fits ``T``; an operation longer than ``T`` takes
+    ``ceil(delay/T)`` cycles and nothing chains after it in its last cycle. So a multiply that
+    fits leaves ``floor((T - mult)/adder)`` levels in its cycle, and every further cycle holds
+    ``floor(T/adder)`` levels (one level per ``ceil(adder/T)`` cycles when an add exceeds T)."""
+    T = clock_ns * (1.0 - uncertainty_frac)
+    eps = 1e-9
+    m = np.asarray(mult_ns, dtype=np.float64)
+    lv = np.asarray(levels, dtype=np.float64)
+    if adder_ns <= T + eps:
+        per_cycle, cycles_per_level = np.floor(T / adder_ns + eps), 1.0
+    else:
+        per_cycle, cycles_per_level = 1.0, np.ceil(adder_ns / T - eps)
+    fits = m <= T + eps
+    first = np.where(fits, np.floor(np.maximum(T - m, 0.0) / adder_ns + eps), 0.0)
+    first = np.where(adder_ns <= T + eps, first, 0.0)
+    rest = np.maximum(lv - first, 0.0)
+    mult_cycles = np.where(fits, 1.0, np.ceil(m / T - eps))
+    return mult_cycles + np.ceil(rest / per_cycle - eps) * cycles_per_level
 
 
 def bram_blocks(
@@ -309,11 +375,13 @@ def stage_costs(
     bram = np.where(in_bram, bram_blocks(width, rf, mem.bram_shapes_bits_x_words), 0.0)
     lutram = np.where(stored & ~in_bram, width * np.ceil(rf / mem.lutram_depth_words), 0.0)
 
-    # -- timing: no fixed overhead; the adder tree's depth in clock cycles --
-    clk_ns = 1000.0 / p.tech.freq_mhz
-    mult_chain_ns = np.where(dsp_frac > 0, dsp_per, 1.0) * t.mult_ns  # cascaded DSPs add up
-    path_ns = mult_chain_ns + t.adder_level_ns * _log2ceil(np.maximum(density * n_in, 1.0))
-    depth = np.maximum(np.ceil(path_ns / clk_ns - 1e-9), 1.0)
+    # -- timing: no fixed overhead; the multiply and the adder tree scheduled into cycles --
+    d = p.delays
+    mult_chain_ns = np.where(dsp_frac > 0, dsp_per, 1.0) * d.mult_ns  # cascaded DSPs add up
+    levels = _log2ceil(np.maximum(density * n_in, 1.0))
+    depth = pipeline_depth(
+        mult_chain_ns, levels, d.adder_level_ns, 1000.0 / p.tech.freq_mhz, t.clock_uncertainty_frac
+    )
     if io_type == "io_parallel":
         ii = P * rf
         lat = ii - 1.0 + depth
@@ -374,8 +442,12 @@ def design_ii(stage_ii: np.ndarray, io_type: str) -> float:
     that are not pipelined across images, and HLS's start/done handshake starts the next image
     one cycle after the slowest stage is ready (the hls4ml-tutorial SVHN CNN reports a design
     II of 1028 over a slowest stage of 1027, hls4ml's test_report Dense 8 over 7)."""
-    worst = float(np.max(stage_ii))
-    return worst + 1.0 if io_type == "io_stream" else worst
+    return float(np.max(stage_ii)) + top_extra_cycles(io_type)
+
+
+def top_extra_cycles(io_type: str) -> float:
+    """Cycles the design's top adds to its slowest stage's II (see :func:`design_ii`)."""
+    return 1.0 if io_type == "io_stream" else 0.0
 
 
 def _candidates(L: LayerArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -494,7 +566,8 @@ class FpgaDataflow(Accelerator):
             return rf, res
         c = candidate_table(self.params, L, w, a, self.params.io_type)
         cost = np.where(
-            c["valid"] & (c["ii_cycles"] <= r.target_ii_cycles),
+            c["valid"]
+            & (c["ii_cycles"] + top_extra_cycles(self.params.io_type) <= r.target_ii_cycles),
             part_fraction(self.params, c),
             np.inf,
         )
@@ -551,12 +624,17 @@ class FpgaDataflow(Accelerator):
         return out
 
     def annotate_totals(self, totals: dict[str, float]) -> list[str]:
-        """Add ``lut_util``, ``dsp_util``, ``bram_18k_util`` (fractions of the part) and ``fits``
+        """Set ``ii_cycles`` to the design's II (:func:`design_ii`) and ``inferences_per_s`` to
+        match; add ``lut_util``, ``dsp_util``, ``bram_18k_util`` (fractions of the part) and ``fits``
         (1.0 or 0.0); a note for every resource over the part's capacity, and one when the
         pipeline's II misses the ``target_ii`` policy's target."""
         part = self.params.part
         notes = []
         fits = True
+        # the generic pipeline total is the slowest stage's II; the design's follows hls4ml's top
+        if "ii_cycles" in totals:
+            totals["ii_cycles"] = design_ii(np.float64(totals["ii_cycles"]), self.params.io_type)
+            totals["inferences_per_s"] = self.freq_hz / totals["ii_cycles"]
         for key in ("lut", "dsp", "bram_18k"):
             used, cap = totals.get(key, 0.0), float(getattr(part, key))
             totals[f"{key}_util"] = used / cap if cap else (0.0 if used == 0 else float("inf"))
