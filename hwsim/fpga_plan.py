@@ -32,7 +32,7 @@ import numpy as np
 
 from .config import AccelConfig, parse_config
 from .errors import HwsimError
-from .models.fpga_dataflow import design_ii, stage_costs, top_extra_cycles
+from .models.fpga_dataflow import DA, design_ii, stage_costs, top_extra_cycles
 from .reuse import check_overrides
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 PLAN_VERSION = 1
 IO_TYPES = ("io_stream", "io_parallel")
-STRATEGIES = ("Latency", "Resource")
+STRATEGIES = ("Latency", "Resource", DA)
 COST_KEYS = ("ii_cycles", "latency_cycles", "lut", "dsp", "bram_18k")
 
 
@@ -184,7 +184,8 @@ class FpgaPlan:
                 raise err(where, f"expected keys {', '.join(fields)}")
             if entry["strategy"] not in STRATEGIES:
                 raise err(
-                    f"{where}.strategy", f"expected Latency or Resource, got {entry['strategy']!r}"
+                    f"{where}.strategy",
+                    f"expected one of {', '.join(STRATEGIES)}, got {entry['strategy']!r}",
                 )
             for k in ("rf", "w_bits", "a_bits", "stream_depth"):
                 v = entry[k]
@@ -273,8 +274,8 @@ def make_plan(
     check_overrides(workload, cfg)
     w, a = allocation.arrays(workload)
     L = workload.arrays()
-    rf, res = model.reuse_factors(L, w, a)
-    c = stage_costs(p, L, w, a, rf, res, p.io_type)
+    rf, res, da = model.reuse_factors(L, w, a)
+    c = stage_costs(p, L, w, a, rf, res, p.io_type, da=da)
     depths = stream_depths(workload)
     layers = []
     for i, name in enumerate(workload.names):
@@ -283,7 +284,7 @@ def make_plan(
             LayerPlan(
                 name=name,
                 rf=int(rf[i]),
-                strategy="Resource" if bool(res[i]) else "Latency",
+                strategy=DA if bool(da[i]) else ("Resource" if bool(res[i]) else "Latency"),
                 w_bits=fmt.w_bits,
                 a_bits=fmt.a_bits,
                 float_layer=fmt.float_layer,
