@@ -363,6 +363,8 @@ def test_tables_match_simulate(raw_cfg, cnn):
         ),
         make_cfg(raw_cfg, reuse__policy="target_ii", reuse__target_ii_cycles=400),
         make_cfg(raw_cfg, reuse__overrides={"fc": {"rf": 7, "strategy": "Resource"}}),
+        make_cfg(raw_cfg, reuse__policy="fixed", reuse__strategy="auto"),
+        make_cfg(raw_cfg, reuse__policy="target_ii", reuse__strategy="auto"),
     ):
         w_bits, a_bits = [2, 4, 8, 12], [2, 4, 8]
         tab = cost_tables(cnn, cfg, w_bits, a_bits)

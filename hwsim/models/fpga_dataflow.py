@@ -682,8 +682,8 @@ class FpgaDataflow(Accelerator):
                 p = self.params
                 base = stage_costs(p, L, w, a, rf, res, p.io_type)
                 alt = stage_costs(p, L, w, a, rf, res, p.io_type, da=capable)
-                pick = capable & (rf == 1) & ~res & ~over
-                pick &= part_fraction(p, alt) < part_fraction(p, base)
+                cheaper = part_fraction(p, alt) < part_fraction(p, base)
+                pick = capable & (rf == 1) & ~res & ~over & cheaper
                 da = np.where(over, da, pick)
             if r.policy == "fixed":
                 return rf, res, da
