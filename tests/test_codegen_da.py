@@ -16,7 +16,7 @@ from codegen.export import export_model
 from codegen.hls import da4ml_missing
 from hwsim.allocation import Allocation
 from hwsim.config import parse_config
-from search.convert import export_fixed
+from search.convert import LayerPolicy, export_fixed
 
 FPGA = Path(__file__).resolve().parents[1] / "accel_configs" / "fpga_xc7z020.yaml"
 
@@ -35,7 +35,7 @@ class TinyMlp(nn.Module):
 @pytest.mark.skipif(da4ml_missing(), reason="da4ml is not installed (pip install -e .[da])")
 def test_dense_with_distributed_arithmetic_is_bit_exact(tmp_path):
     alloc = Allocation({"fc": (4, 4)}, [])
-    model, acc = train_fixed(TinyMlp(), alloc, steps=100)
+    model, acc = train_fixed(TinyMlp(), alloc, steps=100, policy=LayerPolicy("search", "search"))
     assert acc > 0.2
     qm = export_model(*export_fixed(model, alloc), (1, 8, 8))
     raw = yaml.safe_load(FPGA.read_text())
