@@ -66,9 +66,19 @@ Energy (pJ): per MAC ``dsp_mac_pj`` x DSPs per product on the DSP fraction, else
 from BRAM/LUTRAM at ``*_read_pj_per_bit``; static power of the part x the layer's cycles. There
 is no DRAM: weights live on chip and activations stream through FIFOs (host I/O is not counted).
 
-The reuse factor of a layer comes from ``reuse``: a per-layer override, else the policy
-``fixed`` (``default_rf``, snapped to the closest legal value for the Resource strategy) or
-``target_ii`` (the legal candidate with the fewest resources meeting ``target_ii_cycles``).
+Distributed arithmetic. hls4ml 1.3.0's ``distributed_arithmetic`` strategy (Dense and
+non-grouped Conv1D/2D, RF 1, io_parallel and io_stream) builds the constant matrix-vector
+product as a da4ml shift-and-add graph for the trained weights: no DSP, no weight memory, the
+II of RF 1, an adder graph ``ceil(log2(density*n_in*w))`` levels deep, and LUTs that the search
+(which has no trained weights) estimates with a power law in n_in, n_out, w and a fitted on
+da4ml's cost for random weights (``distributed_arithmetic`` section, :func:`da_lut`;
+``bench/da4ml_cost_fit.py``). da4ml's cost is a post-synthesis LUT count: no synthesis factor.
+
+The reuse factor and strategy of a layer come from ``reuse``: a per-layer override, else the
+policy ``fixed`` (``default_rf``, snapped to the closest legal value for the Resource strategy)
+or ``target_ii`` (the legal candidate with the fewest resources meeting ``target_ii_cycles``);
+``strategy: distributed_arithmetic`` puts every supported layer on DA, ``auto`` adds the DA
+design as a candidate (see :meth:`FpgaDataflow.reuse_factors`).
 """
 
 from __future__ import annotations
