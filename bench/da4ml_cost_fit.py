@@ -14,7 +14,7 @@ estimates it with a power law fitted here on uniformly random weights of ``w_bit
 check the fit outside it. The adder graph's depth (da4ml's output latency, in adder levels)
 is compared with ``ceil(log2(n_in * w_bits))``, the depth hwsim schedules.
 
-    python bench/da4ml_cost_fit.py     # ~5 min on 2 cores; needs da4ml (pip install -e .[da])
+    python bench/da4ml_cost_fit.py     # ~1 min (244 da4ml traces); needs da4ml (pip install -e .[da])
 
 writes ``bench/results/da4ml_cost/{points.csv,table.txt}``; the fitted coefficients go into the
 FPGA config's ``distributed_arithmetic`` section (accel_configs/fpga_xc7z020.yaml).
