@@ -11,9 +11,11 @@ so bit-exact means equal). Needs ``da4ml`` (``pip install da4ml``; not a project
 
     python bench/da4ml_dense.py            # writes bench/results/da4ml_dense/table.txt
 
-The hwsim figure is the Latency-strategy estimate for the same layer (``basis: hls_estimate``,
-``hls_tool: vitis_hls``): hwsim does not see trained weights, so it cannot cost a DA layer, and
-the table shows how far the two are apart; the FPGA plan does not offer the DA strategy.
+Beside da4ml's exact cost for these weights the table shows hwsim's two estimates for the same
+layer (``basis: hls_estimate``, ``hls_tool: vitis_hls``): the distributed-arithmetic stage the
+FPGA plan offers (``reuse.strategy: distributed_arithmetic`` or ``auto``; its LUTs are a fit of
+da4ml's cost on random weights, ``bench/da4ml_cost_fit.py``) and the Latency-strategy design at
+RF 1 (constant multiplications, adder tree).
 """
 
 from __future__ import annotations
@@ -87,8 +89,9 @@ def run_layer(n_in: int, n_out: int, wb: int, ab: int, out_dir: Path, seed: int 
     }
 
 
-def hwsim_estimate(n_in: int, n_out: int, wb: int, ab: int) -> float:
-    """hwsim's LUT estimate for the layer with the Latency strategy at RF 1 (HLS estimate)."""
+def hwsim_estimate(n_in: int, n_out: int, wb: int, ab: int, da: bool = False) -> float:
+    """hwsim's LUT estimate for the layer at RF 1 (HLS estimate): the Latency strategy, or with
+    ``da`` the distributed-arithmetic stage."""
     import yaml
 
     from hwsim.models.fpga_dataflow import FpgaDataflowParams, stage_costs
@@ -100,7 +103,14 @@ def hwsim_estimate(n_in: int, n_out: int, wb: int, ab: int) -> float:
     p = FpgaDataflowParams.model_validate(raw)
     L = LayerArrays.from_layers([LayerSpec("fc", "linear", n_in, n_out)])
     c = stage_costs(
-        p, L, np.float64(wb), np.float64(ab), np.float64(1), np.bool_(False), "io_parallel"
+        p,
+        L,
+        np.float64(wb),
+        np.float64(ab),
+        np.float64(1),
+        np.bool_(False),
+        "io_parallel",
+        da=np.bool_(da),
     )
     return float(c["lut"][0])
 
@@ -116,12 +126,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     lines = [
         f"{'layer':<10} {'wxa':>5} | {'C-sim vs exact':<22} | {'da4ml LUT':>9} | "
-        f"{'hwsim LUT (Latency)':>19} | {'ratio':>5} | {'compile s':>9}"
+        f"{'hwsim DA est.':>13} {'ratio':>5} | {'hwsim Latency':>13} {'ratio':>5} | "
+        f"{'compile s':>9}"
     ]
     for n_in, n_out, wb, ab in LAYERS:
         with tempfile.TemporaryDirectory() as d:
             r = run_layer(n_in, n_out, wb, ab, Path(d) / "prj")
         est = hwsim_estimate(n_in, n_out, wb, ab)
+        est_da = hwsim_estimate(n_in, n_out, wb, ab, da=True)
         ok = (
             f"{r['samples']}/{r['samples']} bit-exact"
             if r["bit_exact"]
@@ -129,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         lines.append(
             f"{f'{n_in}->{n_out}':<10} {f'{wb}x{ab}':>5} | {ok:<22} | {r['da4ml_lut']:9.0f} | "
-            f"{est:19.0f} | {est / r['da4ml_lut']:5.2f} | {r['compile_s']:9.0f}"
+            f"{est_da:13.0f} {est_da / r['da4ml_lut']:5.2f} | "
+            f"{est:13.0f} {est / r['da4ml_lut']:5.2f} | {r['compile_s']:9.0f}"
         )
         print(lines[-1], flush=True)
     text = "# python bench/da4ml_dense.py\n" + "\n".join(lines) + "\n"

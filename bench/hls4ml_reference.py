@@ -667,15 +667,9 @@ _SINGLE_WORD = (
     "a dense layer reading its input in one stream word reports 3 cycles here but 2 for "
     "output_dense of the same design (64 -> 10); the model gives RF + depth = 2 to both"
 )
-_XC7 = (
-    "the only 7-series (xc7z020 -1) timing in the set: its 7-cycle dense suggests one cycle per "
-    "adder level and a 2-stage DSP multiply at 5 ns; the config's delays fit UltraScale+ rows"
-)
 II_MISSES = {
     ("svhn_cnn_pruned", "dense_1", "Vivado HLS"): _SINGLE_WORD,
     ("svhn_cnn_qkeras6_pruned", "dense_1", "Vivado HLS"): _SINGLE_WORD,
-    ("dense16x5_relu", "fc1", "Vivado HLS"): _XC7,
-    ("dense16x5_relu", "total", "Vivado HLS"): "its one dense stage's II (row above) + 1",
     ("ci_conv2d_resource", "conv2d_resource", "Vitis HLS"): (
         "Vitis HLS reports II = latency + 1 for the Resource conv under the dataflow top "
         "(Vivado HLS 2020.1 rewinds the pixel loop: II 49 = P x RF, as modelled)"
@@ -698,7 +692,9 @@ def _params(row: dict, raw: dict):
     r["hls_tool"] = "vitis_hls" if row["tool"].startswith("Vitis") else "vivado_hls"
     r["basis"] = row["basis"]
     r["io_type"] = row["io_type"]
-    if not row["part"].startswith("xc7"):  # UltraScale+: DSP48E2 is 27 x 18 (UG579)
+    series7 = row["part"].startswith(("xc7", "7z"))
+    r["part"]["family"] = "series7" if series7 else "ultrascale_plus"
+    if not series7:  # UltraScale+: DSP48E2 is 27 x 18 (UG579)
         r["multipliers"]["dsp_port_a_bits"] = 27
     keep = {k: v for k, v in r.items() if k not in ("type",)}
     return FpgaDataflowParams.model_validate(keep)

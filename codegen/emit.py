@@ -22,7 +22,7 @@ from hwsim.workload import Workload
 from .emulate import channels_last, emulate
 from .errors import CodegenError
 from .export import QuantModel
-from .hls import BACKEND, Parallelism, snap_reuse, write_project
+from .hls import BACKEND, DA, Parallelism, da4ml_missing, snap_reuse, write_project
 from .plan import ExportPlan, build_plan
 from .preflight import check_modules
 from .report import float_layer_lines, render_report
@@ -103,7 +103,7 @@ def _parallelism(
             continue
         lp = design.layer(layer)
         rf = int(lp.rf)
-        if lp.strategy != "Latency":
+        if lp.strategy == "Resource":
             w = p.params["weight"]
             snapped = snap_reuse(rf, int(np.prod(w.shape[1:])), int(w.shape[0]))
             if snapped != rf:
@@ -183,6 +183,12 @@ def emit(
     floats = float_layer_lines(plan, budget)
     notes.extend(floats)
     par = _parallelism(plan, design, notes)
+    da_layers = [name for name, pr in par.items() if pr.strategy == DA]
+    if da_layers and da4ml_missing():
+        raise CodegenError(
+            f"layer '{da_layers[0]}' uses the {DA} strategy, which needs da4ml"
+            " (pip install 'edmips[da]', or pip install da4ml==0.6.0)"
+        )
     bar.update()
     part, clock = _part_and_clock(accel)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -317,6 +323,8 @@ def _summary(r: EmitResult) -> dict[str, Any]:
             layer = p.params["layer"]
             row["reuse_factor"] = p.params.get("reuse_factor")
             row["strategy"] = p.params.get("strategy")
+            if "da4ml_lut" in p.params:
+                row["da4ml_lut"] = p.params["da4ml_lut"]
             for label, design in (("budgeted", r.budgeted), ("emitted", r.emitted)):
                 if design is not None and layer in design.names:
                     row[label] = asdict(design.layer(layer))

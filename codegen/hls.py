@@ -24,6 +24,25 @@ class Parallelism:
     strategy: str = "Latency"
 
 
+DA = "distributed_arithmetic"
+
+
+def plan_strategy(hls_strategy: str) -> str:
+    """The FPGA plan's name of a strategy hls4ml wrote (``latency`` -> ``Latency``,
+    ``resource`` -> ``Resource``, ``distributed_arithmetic`` as is)."""
+    s = hls_strategy.lower()
+    if s in (DA, "da"):
+        return DA
+    return s[:1].upper() + s[1:]
+
+
+def da4ml_missing() -> bool:
+    """True when da4ml (hls4ml's distributed-arithmetic backend) cannot be imported."""
+    import importlib.util
+
+    return importlib.util.find_spec("da4ml") is None
+
+
 def legal_reuse_factors(n_in: int, n_out: int) -> list[int]:
     """Reuse factors hls4ml accepts under the Resource strategy (its own validation rule)."""
     from hls4ml.backends import get_backend
@@ -146,5 +165,8 @@ def write_project(
             par = parallel.get(p.params["layer"], Parallelism())
             p.params["reuse_factor"] = int(layer.get_attr("reuse_factor", par.reuse_factor))
             strategy = str(layer.get_attr("strategy", par.strategy))
-            p.params["strategy"] = strategy[:1].upper() + strategy[1:]
+            p.params["strategy"] = plan_strategy(strategy)
+            if "da_kernel_cost" in layer.attributes:
+                # da4ml's adder-graph cost (LUTs) for this layer's trained weights
+                p.params["da4ml_lut"] = float(layer.attributes["da_kernel_cost"])
     return hm

@@ -76,7 +76,8 @@ DESIGN_COLS = ("rf", "strategy", "ii_cycles", "latency_cycles", "lut", "dsp", "b
 def design_table(budgeted: FpgaPlan, emitted: FpgaPlan) -> str:
     """Markdown table of the budgeted (searched and simulated) and the emitted design, two rows
     per conv/linear stage and a totals row for each (II and latency in cycles per image, the
-    totals' latency along the critical path; LUT, DSP, BRAM_18K in counts)."""
+    totals' II the design's (:func:`hwsim.models.fpga_dataflow.design_ii`), their latency along
+    the critical path; LUT, DSP, BRAM_18K in counts)."""
     head = (
         "| layer | design | RF | strategy | II (cycles) | latency (cycles) | LUT | DSP | BRAM18K |"
     )
@@ -93,7 +94,7 @@ def design_table(budgeted: FpgaPlan, emitted: FpgaPlan) -> str:
         cells = [
             "",
             d.io_type,
-            _fmt(t["ii_cycles"]) + " (max)",
+            _fmt(t["ii_cycles"]) + (" (slowest + 1)" if d.io_type == "io_stream" else " (slowest)"),
             _fmt(t["latency_cycles"]),
             _fmt(t["lut"]),
             _fmt(t["dsp"]),
@@ -125,6 +126,38 @@ def design_section(
         else "The firmware is the budgeted design: every reuse factor, strategy and total is equal."
     )
     return [head, "", design_table(budgeted, emitted), "", verdict]
+
+
+def da_table(r: EmitResult) -> list[str]:
+    """Lines of the distributed-arithmetic section: per DA layer, hwsim's LUT estimate for the
+    stage (da4ml's cost fitted on random weights) beside da4ml's exact adder-graph cost for the
+    trained weights (what hls4ml builds); empty when no layer uses the strategy."""
+    rows = []
+    for p in r.plan.mac_nodes():
+        if "da4ml_lut" not in p.params:
+            continue
+        layer = p.params["layer"]
+        design = r.emitted if r.emitted is not None and layer in r.emitted.names else None
+        est = design.layer(layer).lut if design is not None else None
+        exact = float(p.params["da4ml_lut"])
+        ratio = f"{est / exact:.2f}" if est is not None and exact > 0 else "-"
+        rows.append(
+            f"| {layer} | {_fmt(est) if est is not None else '-'} | {_fmt(exact)} | {ratio} |"
+        )
+    if not rows:
+        return []
+    return [
+        "## Distributed arithmetic (da4ml)",
+        "",
+        "Layers emitted with `Strategy: distributed_arithmetic`: hwsim's LUT estimate for the stage"
+        " (a fit of da4ml's cost on random weights, `bench/da4ml_cost_fit.py`) beside da4ml's"
+        " exact adder-graph cost for the trained weights (`da_kernel_cost`, LUTs).",
+        "",
+        "| layer | hwsim estimate (LUT) | da4ml, trained weights (LUT) | estimate / da4ml |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+    ]
 
 
 def project_files(project: Path) -> list[str]:
@@ -181,6 +214,7 @@ def render_report(r: EmitResult, project: Path) -> str:
         "",
         r.verify.line() if r.verify else "verify: not run (use --verify N)",
         "",
+        *da_table(r),
         "## Files for `vitis-run --mode hls --tcl build_prj.tcl`"
         if r.backend.lower() == "vitis"
         else "## Files for `vivado_hls -f build_prj.tcl`",

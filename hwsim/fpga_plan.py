@@ -32,7 +32,7 @@ import numpy as np
 
 from .config import AccelConfig, parse_config
 from .errors import HwsimError
-from .models.fpga_dataflow import stage_costs
+from .models.fpga_dataflow import DA, design_ii, stage_costs, top_extra_cycles
 from .reuse import check_overrides
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 PLAN_VERSION = 1
 IO_TYPES = ("io_stream", "io_parallel")
-STRATEGIES = ("Latency", "Resource")
+STRATEGIES = ("Latency", "Resource", DA)
 COST_KEYS = ("ii_cycles", "latency_cycles", "lut", "dsp", "bram_18k")
 
 
@@ -73,7 +73,8 @@ class FpgaPlan:
 
     ``target_ii_cycles``: the throughput target the reuse factors were chosen for (cycles per
     image), or None under the ``fixed`` policy. ``latency_cycles``: the latency of one image
-    along the workload graph's critical path; ``ii_cycles``: the slowest stage's II.
+    along the workload graph's critical path; ``ii_cycles``: the design's II (the slowest
+    stage's, +1 under io_stream: :func:`hwsim.models.fpga_dataflow.design_ii`).
     """
 
     accel: str
@@ -99,10 +100,12 @@ class FpgaPlan:
 
     @property
     def ii_cycles(self) -> float:
-        return max(lp.ii_cycles for lp in self.layers)
+        """The design's II (cycles per image) from its stages' (:func:`design_ii`)."""
+        return design_ii(np.array([lp.ii_cycles for lp in self.layers]), self.io_type)
 
     def totals(self) -> dict[str, float]:
-        """``lut``, ``dsp``, ``bram_18k`` (sums), ``ii_cycles`` (max) and ``latency_cycles``."""
+        """``lut``, ``dsp``, ``bram_18k`` (sums), ``ii_cycles`` (the design's) and
+        ``latency_cycles``."""
         t = {
             k: float(sum(getattr(lp, k) for lp in self.layers)) for k in ("lut", "dsp", "bram_18k")
         }
@@ -181,7 +184,8 @@ class FpgaPlan:
                 raise err(where, f"expected keys {', '.join(fields)}")
             if entry["strategy"] not in STRATEGIES:
                 raise err(
-                    f"{where}.strategy", f"expected Latency or Resource, got {entry['strategy']!r}"
+                    f"{where}.strategy",
+                    f"expected one of {', '.join(STRATEGIES)}, got {entry['strategy']!r}",
                 )
             for k in ("rf", "w_bits", "a_bits", "stream_depth"):
                 v = entry[k]
@@ -270,8 +274,8 @@ def make_plan(
     check_overrides(workload, cfg)
     w, a = allocation.arrays(workload)
     L = workload.arrays()
-    rf, res = model.reuse_factors(L, w, a)
-    c = stage_costs(p, L, w, a, rf, res, p.io_type)
+    rf, res, da = model.reuse_factors(L, w, a)
+    c = stage_costs(p, L, w, a, rf, res, p.io_type, da=da)
     depths = stream_depths(workload)
     layers = []
     for i, name in enumerate(workload.names):
@@ -280,7 +284,7 @@ def make_plan(
             LayerPlan(
                 name=name,
                 rf=int(rf[i]),
-                strategy="Resource" if bool(res[i]) else "Latency",
+                strategy=DA if bool(da[i]) else ("Resource" if bool(res[i]) else "Latency"),
                 w_bits=fmt.w_bits,
                 a_bits=fmt.a_bits,
                 float_layer=fmt.float_layer,
@@ -295,7 +299,8 @@ def make_plan(
         longest[n] = lat[n] + max((longest[q] for q in g.predecessors(n)), default=0.0)
     notes = []
     if p.reuse.policy == "target_ii":
-        slow = [lp.name for lp in layers if lp.ii_cycles > p.reuse.target_ii_cycles]
+        extra = top_extra_cycles(p.io_type)
+        slow = [lp.name for lp in layers if lp.ii_cycles + extra > p.reuse.target_ii_cycles]
         if slow:
             notes.append(
                 f"layers {', '.join(slow)} miss the target II of {p.reuse.target_ii_cycles:g} cycles"

@@ -20,12 +20,17 @@ def digits() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
 
 
 def train_fixed(
-    model: nn.Module, allocation: Allocation, steps: int = 300, seed: int = 0
+    model: nn.Module,
+    allocation: Allocation,
+    steps: int = 300,
+    seed: int = 0,
+    policy: LayerPolicy | None = None,
 ) -> tuple[nn.Module, float]:
-    """Convert to fixed-family QConv2d/QLinear at ``allocation``, train ``steps`` Adam steps
-    (batch 64), return (model in eval mode, test accuracy)."""
+    """Convert to fixed-family QConv2d/QLinear at ``allocation`` (``policy``: which layers are
+    quantized, by default all but the first and last), train ``steps`` Adam steps (batch 64),
+    return (model in eval mode, test accuracy)."""
     torch.manual_seed(seed)
-    convert_fixed(model, allocation, "fixed", LayerPolicy())
+    convert_fixed(model, allocation, "fixed", policy or LayerPolicy())
     trx, try_, tex, tey = digits()
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     gen = torch.Generator().manual_seed(seed)

@@ -8,12 +8,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hwsim.allocation import Allocation
 from hwsim.config import load_config, parse_config
 from hwsim.errors import ConfigError, HwsimError
 from hwsim.fpga_plan import PlanError, make_plan
-from hwsim.models.fpga_dataflow import bram_blocks, part_fraction, stage_costs, table_bram
+from hwsim.models.fpga_dataflow import (
+    bram_blocks,
+    part_fraction,
+    pipeline_depth,
+    stage_costs,
+    table_bram,
+)
 from hwsim.reuse import (
     ReuseError,
     check_overrides,
@@ -235,35 +243,87 @@ def test_weights_go_to_bram_only_with_resource_strategy_and_rf_gt_1(raw_cfg):
     assert res["ii_cycles"] == 64 and lat["ii_cycles"] == 1
 
 
+def test_pipeline_depth_schedules_atomic_operators():
+    # hls4ml test_report Dense 16 -> 5 on xc7z020-1 at 5 ns (12.5 % uncertainty, 4.375 ns
+    # budget): a 5 ns multiply takes 2 cycles, 2.5 ns adds one level per cycle: 2 + 4 = 6
+    assert pipeline_depth(np.float64(5.0), np.float64(4), 2.5, 5.0, 0.125) == 6
+    # UltraScale+ delays: a multiply and 6 levels fit one cycle, a 7th level takes a second
+    assert pipeline_depth(np.float64(1.75), np.float64(6), 0.4375, 5.0, 0.125) == 1
+    assert pipeline_depth(np.float64(1.75), np.float64(7), 0.4375, 5.0, 0.125) == 2
+    # an add longer than the budget takes ceil(add / budget) cycles per level
+    assert pipeline_depth(np.float64(1.0), np.float64(3), 3.0, 2.0, 0.0) == 1 + 3 * 2
+    # without adder levels the multiply alone
+    assert pipeline_depth(np.float64(9.0), np.float64(0), 1.0, 4.0, 0.0) == 3
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    mult=st.floats(0.1, 20.0),
+    levels=st.integers(0, 16),
+    add=st.floats(0.05, 6.0),
+    clock=st.floats(1.0, 20.0),
+)
+def test_pipeline_depth_monotone(mult, levels, add, clock):
+    """More levels, a slower multiply or a faster clock never take fewer cycles; at least the
+    sequential delay over the budget."""
+    d = float(pipeline_depth(np.float64(mult), np.float64(levels), add, clock, 0.125))
+    assert d >= 1
+    assert d >= np.ceil((mult + levels * add) / (clock * 0.875) - 1e-9)
+    assert float(pipeline_depth(np.float64(mult), np.float64(levels + 1), add, clock, 0.125)) >= d
+    assert float(pipeline_depth(np.float64(mult * 1.5), np.float64(levels), add, clock, 0.125)) >= d
+    assert float(pipeline_depth(np.float64(mult), np.float64(levels), add, clock * 0.5, 0.125)) >= d
+
+
 def test_io_parallel_and_stream_timing(raw_cfg):
     p = make_cfg(raw_cfg).model.params
-    t = p.timing
+    t, d = p.timing, p.delays
     clk = 1000.0 / p.tech.freq_mhz
     dense = one_layer(LayerSpec("fc", "linear", 64, 10))
+    depth = pipeline_depth(np.float64(d.mult_ns), np.float64(6), d.adder_level_ns, clk, 0.125)
+    assert depth > 1  # the xc7z020 config: 7-series delays, 6 levels do not fit one 10 ns cycle
     for rf in (1, 2, 8, 64):
         c = stage_costs(
             p, dense, np.float64(4), np.float64(4), np.float64(rf), np.bool_(True), "io_parallel"
         )
         assert c["ii_cycles"] == rf
-        # no fixed overhead: a multiply and 6 adder levels fit one 10 ns cycle
-        depth = max(1, np.ceil((t.mult_ns + 6 * t.adder_level_ns) / clk))
-        assert c["latency_cycles"] == rf - 1 + depth == rf
+        assert c["latency_cycles"] == rf - 1 + depth  # no fixed overhead
     conv = one_layer(LayerSpec("conv", "conv", 4, 4, kernel=3, in_hw=10))  # out 8x8, N = 10x10
     c = stage_costs(
         p, conv, np.float64(4), np.float64(4), np.float64(2), np.bool_(False), "io_stream"
     )
-    assert c["ii_cycles"] == c["latency_cycles"] == 100 * 2 + 1 + t.conv_stream_cycles
+    assert c["ii_cycles"] == c["latency_cycles"] == 100 * 2 + depth + t.conv_stream_cycles
     c = stage_costs(
         p, conv, np.float64(4), np.float64(4), np.float64(2), np.bool_(False), "io_parallel"
     )
     assert c["ii_cycles"] == 64 * 2
-    # a slower clock / wider products / deeper trees take more cycles
+    # a faster clock / wider products (2 cascaded DSPs) / deeper trees take more cycles
     fast = make_cfg(raw_cfg, tech__freq_mhz=400).model.params
     deep = one_layer(LayerSpec("fc", "linear", 4096, 10))
     c = stage_costs(
         fast, deep, np.float64(32), np.float64(32), np.float64(1), np.bool_(False), "io_parallel"
     )
-    assert c["latency_cycles"] == np.ceil((2 * t.mult_ns + 12 * t.adder_level_ns) / 2.5)
+    assert c["latency_cycles"] == pipeline_depth(
+        np.float64(2 * d.mult_ns), np.float64(12), d.adder_level_ns, 2.5, 0.125
+    )
+    assert c["latency_cycles"] > depth
+    # the part's family picks the delays
+    us = make_cfg(raw_cfg, part__family="ultrascale_plus").model.params
+    c_us = stage_costs(
+        us, dense, np.float64(4), np.float64(4), np.float64(1), np.bool_(True), "io_parallel"
+    )
+    assert (
+        c_us["latency_cycles"]
+        < stage_costs(
+            p, dense, np.float64(4), np.float64(4), np.float64(1), np.bool_(True), "io_parallel"
+        )["latency_cycles"]
+    )
+
+
+def test_unknown_family_is_a_config_error(raw_cfg):
+    raw = copy.deepcopy(raw_cfg)
+    del raw["timing"]["delays"]["series7"]
+    with pytest.raises(ConfigError, match="timing.delays"):
+        parse_config(raw, source="x.yaml")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -274,8 +334,12 @@ def test_pipeline_totals_throughput_and_critical_path(raw_cfg, resnet_block):
     cfg = make_cfg(raw_cfg, reuse__policy="fixed", reuse__default_rf=8, reuse__strategy="Resource")
     rep = simulate(resnet_block, Allocation.uniform(resnet_block, 4, 4), cfg)
     rows = {r["name"]: r for r in rep.rows}
-    ii = max(r["ii_cycles"] for r in rep.rows)
+    # io_stream: the dataflow top starts the next image one cycle after the slowest stage,
+    # and the plan of the same design says the same
+    ii = max(r["ii_cycles"] for r in rep.rows) + 1
     assert rep.totals["ii_cycles"] == ii
+    plan = make_plan(resnet_block, Allocation.uniform(resnet_block, 4, 4), cfg)
+    assert plan.totals()["ii_cycles"] == ii
     assert rep.totals["inferences_per_s"] == pytest.approx(cfg.freq_hz / ii)
     # critical path c0 -> c1 -> c2 -> fc (longer than the skip c0 -> fc)
     path = sum(rows[n]["cycles"] for n in ("c0", "c1", "c2", "fc"))
@@ -299,6 +363,8 @@ def test_tables_match_simulate(raw_cfg, cnn):
         ),
         make_cfg(raw_cfg, reuse__policy="target_ii", reuse__target_ii_cycles=400),
         make_cfg(raw_cfg, reuse__overrides={"fc": {"rf": 7, "strategy": "Resource"}}),
+        make_cfg(raw_cfg, reuse__policy="fixed", reuse__strategy="auto"),
+        make_cfg(raw_cfg, reuse__policy="target_ii", reuse__strategy="auto"),
     ):
         w_bits, a_bits = [2, 4, 8, 12], [2, 4, 8]
         tab = cost_tables(cnn, cfg, w_bits, a_bits)

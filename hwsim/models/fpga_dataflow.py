@@ -37,8 +37,12 @@ than ``fifo_srl_max_depth``; activation tables (:func:`table_bram`, used where a
 are costed) replicated for parallel lookups.
 
 Timing per image (cycles), with P = output pixels, N = padded input pixels, no fixed
-overhead: ``depth = max(1, ceil((mult_ns*DSP chain + adder_level_ns*ceil(log2(density*n_in)))
-/ clock))``.
+overhead: ``depth`` = the multiply (``mult_ns`` x the DSP chain) and ``ceil(log2(density*n_in))``
+adder levels (``adder_level_ns`` each) scheduled as HLS does (:func:`pipeline_depth`): atomic
+operators chained within a cycle of ``clock - uncertainty``, an operator longer than that taking
+several cycles. The delays are per device family (``timing.delays``, picked by ``part.family``):
+a 7-series -1 part at 5 ns spends 2 cycles per multiply and one per adder level, an
+UltraScale+ part does a multiply and 6 levels in one cycle.
 
 * io_parallel: II = P*RF, latency = II - 1 + depth.
 * io_stream, Latency strategy: a conv's pixel loop runs at II = RF: latency = N*RF + depth +
@@ -62,9 +66,19 @@ Energy (pJ): per MAC ``dsp_mac_pj`` x DSPs per product on the DSP fraction, else
 from BRAM/LUTRAM at ``*_read_pj_per_bit``; static power of the part x the layer's cycles. There
 is no DRAM: weights live on chip and activations stream through FIFOs (host I/O is not counted).
 
-The reuse factor of a layer comes from ``reuse``: a per-layer override, else the policy
-``fixed`` (``default_rf``, snapped to the closest legal value for the Resource strategy) or
-``target_ii`` (the legal candidate with the fewest resources meeting ``target_ii_cycles``).
+Distributed arithmetic. hls4ml 1.3.0's ``distributed_arithmetic`` strategy (Dense and
+non-grouped Conv1D/2D, RF 1, io_parallel and io_stream) builds the constant matrix-vector
+product as a da4ml shift-and-add graph for the trained weights: no DSP, no weight memory, the
+II of RF 1, an adder graph ``ceil(log2(density*n_in*w))`` levels deep, and LUTs that the search
+(which has no trained weights) estimates with a power law in n_in, n_out, w and a fitted on
+da4ml's cost for random weights (``distributed_arithmetic`` section, :func:`da_lut`;
+``bench/da4ml_cost_fit.py``). da4ml's cost is a post-synthesis LUT count: no synthesis factor.
+
+The reuse factor and strategy of a layer come from ``reuse``: a per-layer override, else the
+policy ``fixed`` (``default_rf``, snapped to the closest legal value for the Resource strategy)
+or ``target_ii`` (the legal candidate with the fewest resources meeting ``target_ii_cycles``);
+``strategy: distributed_arithmetic`` puts every supported layer on DA, ``auto`` adds the DA
+design as a candidate (see :meth:`FpgaDataflow.reuse_factors`).
 """
 
 from __future__ import annotations
@@ -92,6 +106,7 @@ class Part(Section):
     ff: int = Field(gt=0, description="flip-flops (informative: FFs are not modelled)")
     dsp: int = Field(ge=0, description="DSP slices")
     bram_18k: int = Field(ge=0, description="18 Kib block RAMs")
+    family: Family = Field(description="device family: picks ``timing.delays``")
 
 
 Tool = Literal["vivado_hls", "vitis_hls"]
@@ -146,9 +161,26 @@ class WeightMemory(Section):
     )
 
 
-class Timing(Section):
+Family = Literal["series7", "ultrascale_plus"]
+
+
+class Delays(Section):
+    """Operator delays of one device family (ns), as the HLS scheduler budgets them."""
+
     mult_ns: float = Field(gt=0, description="delay of one DSP multiplication, ns")
     adder_level_ns: float = Field(gt=0, description="delay of one adder-tree level, ns")
+
+
+class Timing(Section):
+    delays: dict[Family, Delays] = Field(
+        min_length=1, description="per device family: operator delays (the part's family is used)"
+    )
+    clock_uncertainty_frac: float = Field(
+        default=0.125,
+        ge=0,
+        lt=1,
+        description="fraction of the clock period HLS reserves (Vivado/Vitis HLS default 12.5 %)",
+    )
     conv_stream_cycles: float = Field(
         ge=0, description="io_stream conv: cycles beyond the pixel loop (window fill, write)"
     )
@@ -175,15 +207,25 @@ class FpgaEnergy(Section):
     static_mw: float = Field(ge=0, description="static power of the part, mW")
 
 
+Strategy = Literal["Latency", "Resource", "distributed_arithmetic"]
+DA = "distributed_arithmetic"
+
+
 class LayerReuse(Section):
     rf: int = Field(ge=1)
-    strategy: Literal["Latency", "Resource"] | None = None
+    strategy: Strategy | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> LayerReuse:
+        if self.strategy == DA and self.rf != 1:
+            raise ValueError(f"strategy {DA} needs rf 1 (hls4ml 1.3.0), got rf {self.rf}")
+        return self
 
 
 class Reuse(Section):
     policy: Literal["fixed", "target_ii"] = "fixed"
     default_rf: int = Field(default=1, ge=1)
-    strategy: Literal["Latency", "Resource"] = "Latency"
+    strategy: Literal["Latency", "Resource", "distributed_arithmetic", "auto"] = "Latency"
     target_ii_cycles: float | None = Field(default=None, gt=0)
     overrides: dict[str, LayerReuse] = Field(default_factory=dict)
 
@@ -192,6 +234,18 @@ class Reuse(Section):
         if self.policy == "target_ii" and self.target_ii_cycles is None:
             raise ValueError("policy target_ii needs target_ii_cycles")
         return self
+
+
+class DistributedArithmetic(Section):
+    """da4ml's adder-graph cost (LUTs) of a constant matrix-vector product, as a power law
+    ``lut_coef * n_in^n_in_exp * n_out^n_out_exp * w_bits^w_bits_exp * a_bits^a_bits_exp``
+    (``n_in``: non-zero inputs per output), fitted on random weights (bench/da4ml_cost_fit.py)."""
+
+    lut_coef: float = Field(gt=0)
+    n_in_exp: float = Field(ge=0)
+    n_out_exp: float = Field(ge=0)
+    w_bits_exp: float = Field(ge=0)
+    a_bits_exp: float = Field(ge=0)
 
 
 class FpgaDataflowParams(Section):
@@ -208,6 +262,29 @@ class FpgaDataflowParams(Section):
     weight_memory: WeightMemory
     timing: Timing
     energy: FpgaEnergy
+    distributed_arithmetic: DistributedArithmetic | None = None
+
+    @model_validator(mode="after")
+    def _check_family(self) -> FpgaDataflowParams:
+        uses_da = self.reuse.strategy in (DA, "auto") or any(
+            o.strategy == DA for o in self.reuse.overrides.values()
+        )
+        if uses_da and self.distributed_arithmetic is None:
+            raise ValueError(
+                f"reuse.strategy {self.reuse.strategy!r} (or an override) needs the"
+                " distributed_arithmetic section (da4ml's cost fit)"
+            )
+        if self.part.family not in self.timing.delays:
+            raise ValueError(
+                f"part.family {self.part.family!r} has no entry in timing.delays"
+                f" (has {', '.join(self.timing.delays)})"
+            )
+        return self
+
+    @property
+    def delays(self) -> Delays:
+        """The operator delays of the part's family."""
+        return self.timing.delays[self.part.family]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -216,6 +293,62 @@ class FpgaDataflowParams(Section):
 
 def _log2ceil(x: np.ndarray) -> np.ndarray:
     return np.ceil(np.log2(np.maximum(x, 1.0)))
+
+
+def pipeline_depth(
+    mult_ns: np.ndarray,
+    levels: np.ndarray,
+    adder_ns: float,
+    clock_ns: float,
+    uncertainty_frac: float = 0.0,
+) -> np.ndarray:
+    """Cycles from a layer's inputs to its outputs: a multiply of ``mult_ns`` then ``levels``
+    adder-tree levels of ``adder_ns`` each, scheduled as HLS does into cycles of ``clock_ns``
+    less the clock uncertainty (the budget ``T``). Operations are atomic: they chain within a
+    cycle while their summed delay fits ``T``; an operation longer than ``T`` takes
+    ``ceil(delay/T)`` cycles and nothing chains after it in its last cycle. So a multiply that
+    fits leaves ``floor((T - mult)/adder)`` levels in its cycle, and every further cycle holds
+    ``floor(T/adder)`` levels (one level per ``ceil(adder/T)`` cycles when an add exceeds T)."""
+    T = clock_ns * (1.0 - uncertainty_frac)
+    eps = 1e-9
+    m = np.asarray(mult_ns, dtype=np.float64)
+    lv = np.asarray(levels, dtype=np.float64)
+    if adder_ns <= T + eps:
+        per_cycle, cycles_per_level = np.floor(T / adder_ns + eps), 1.0
+    else:
+        per_cycle, cycles_per_level = 1.0, np.ceil(adder_ns / T - eps)
+    fits = m <= T + eps
+    first = np.where(fits, np.floor(np.maximum(T - m, 0.0) / adder_ns + eps), 0.0)
+    first = np.where(adder_ns <= T + eps, first, 0.0)
+    rest = np.maximum(lv - first, 0.0)
+    mult_cycles = np.where(fits, 1.0, np.ceil(m / T - eps))
+    return mult_cycles + np.ceil(rest / per_cycle - eps) * cycles_per_level
+
+
+def da_lut(
+    c: DistributedArithmetic,
+    n_in: np.ndarray,
+    n_out: np.ndarray,
+    w: np.ndarray,
+    a: np.ndarray,
+) -> np.ndarray:
+    """Estimated LUTs of a distributed-arithmetic (da4ml adder graph) kernel with ``n_in``
+    non-zero inputs per output, ``n_out`` outputs, ``w``-bit weights and ``a``-bit inputs (the
+    power law of :class:`DistributedArithmetic`; increasing in every argument)."""
+    return (
+        c.lut_coef
+        * np.maximum(np.asarray(n_in, np.float64), 1.0) ** c.n_in_exp
+        * np.asarray(n_out, np.float64) ** c.n_out_exp
+        * np.asarray(w, np.float64) ** c.w_bits_exp
+        * np.asarray(a, np.float64) ** c.a_bits_exp
+    )
+
+
+def da_capable(L: LayerArrays) -> np.ndarray:
+    """Layers hls4ml 1.3.0 can build with the distributed-arithmetic strategy: Dense and
+    (non-grouped) Conv1D/2D (``backends/vivado/passes/distributed_arithmetic.py``; depthwise and
+    grouped convs are not supported), at RF 1, in io_parallel and io_stream."""
+    return np.asarray(L.groups) == 1
 
 
 def bram_blocks(
@@ -243,8 +376,10 @@ def stage_costs(
     resource: np.ndarray,
     io_type: str,
     acc_bits: np.ndarray | None = None,
+    da: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """One stage per layer at reuse factor ``rf`` (Resource strategy where ``resource``).
+    """One stage per layer at reuse factor ``rf`` (Resource strategy where ``resource``, the
+    distributed-arithmetic strategy, RF 1, where ``da``).
 
     ``acc_bits`` is the accumulator width (hls4ml's ``accum_t``); by default hls4ml's 'auto'
     width ``w + a + ceil(log2 n_in)``. Returns arrays (broadcast of the inputs): ii_cycles,
@@ -253,7 +388,11 @@ def stage_costs(
     placement).
     """
     m, mem, t = p.multipliers, p.weight_memory, p.timing
-    rf = np.asarray(rf, dtype=np.float64)
+    da = np.zeros((), dtype=bool) if da is None else np.asarray(da, dtype=bool)
+    if da.any() and p.distributed_arithmetic is None:
+        raise ValueError("the distributed_arithmetic strategy needs the config's cost fit")
+    rf = np.where(da, 1.0, np.asarray(rf, dtype=np.float64))
+    resource = np.asarray(resource, dtype=bool) & ~da
     w = np.asarray(w, dtype=np.float64)
     a = np.asarray(a, dtype=np.float64)
     n_in, n_out, P = L.reduction, L.cout, L.out_pixels
@@ -309,11 +448,17 @@ def stage_costs(
     bram = np.where(in_bram, bram_blocks(width, rf, mem.bram_shapes_bits_x_words), 0.0)
     lutram = np.where(stored & ~in_bram, width * np.ceil(rf / mem.lutram_depth_words), 0.0)
 
-    # -- timing: no fixed overhead; the adder tree's depth in clock cycles --
-    clk_ns = 1000.0 / p.tech.freq_mhz
-    mult_chain_ns = np.where(dsp_frac > 0, dsp_per, 1.0) * t.mult_ns  # cascaded DSPs add up
-    path_ns = mult_chain_ns + t.adder_level_ns * _log2ceil(np.maximum(density * n_in, 1.0))
-    depth = np.maximum(np.ceil(path_ns / clk_ns - 1e-9), 1.0)
+    # -- timing: no fixed overhead; the multiply and the adder tree scheduled into cycles --
+    d = p.delays
+    mult_chain_ns = np.where(dsp_frac > 0, dsp_per, 1.0) * d.mult_ns  # cascaded DSPs add up
+    levels = _log2ceil(np.maximum(density * n_in, 1.0))
+    # a DA kernel has no multiplier: its adder graph sums ~w shifted copies of every input
+    # (depth ceil(log2(n_in*w)) adder levels, checked against da4ml by bench/da4ml_cost_fit.py)
+    mult_chain_ns = np.where(da, 0.0, mult_chain_ns)
+    levels = np.where(da, _log2ceil(np.maximum(density * n_in * w, 1.0)), levels)
+    depth = pipeline_depth(
+        mult_chain_ns, levels, d.adder_level_ns, 1000.0 / p.tech.freq_mhz, t.clock_uncertainty_frac
+    )
     if io_type == "io_parallel":
         ii = P * rf
         lat = ii - 1.0 + depth
@@ -342,6 +487,16 @@ def stage_costs(
             0.0,
         )
     lut = adders + lut_mult + lutram + lut_lb + t.lut_per_layer
+    da_kernel = np.zeros(())
+    if da.any():
+        # DA: no DSP, no weight memory, every product at once (mults = the non-zero products);
+        # the kernel's LUTs are da4ml's adder-graph estimate
+        da_kernel = np.where(da, da_lut(p.distributed_arithmetic, density * n_in, n_out, w, a), 0)
+        lut = np.where(da, lut_lb + t.lut_per_layer, lut)
+        dsp = np.where(da, 0.0, dsp)
+        dsp_frac = np.where(da, 0.0, dsp_frac)
+        mults = np.where(da, nonzero, mults)
+        bram = np.where(da, 0.0, bram)
     bram = bram + fifo_bram
     if p.basis == "synthesis":
         f = p.synthesis_factor
@@ -350,6 +505,8 @@ def stage_costs(
         synth_fifo = np.ceil(fifo_bram * f.bram_18k)
         lut, dsp, bram = lut * f.lut, dsp * f.dsp, bram - fifo_bram + synth_fifo
         fifo_bram = synth_fifo
+    # da4ml's cost counts the adders' LUTs as synthesised (no HLS estimate to scale)
+    lut = lut + da_kernel
     out = {
         "ii_cycles": ii,
         "latency_cycles": lat,
@@ -374,14 +531,21 @@ def design_ii(stage_ii: np.ndarray, io_type: str) -> float:
     that are not pipelined across images, and HLS's start/done handshake starts the next image
     one cycle after the slowest stage is ready (the hls4ml-tutorial SVHN CNN reports a design
     II of 1028 over a slowest stage of 1027, hls4ml's test_report Dense 8 over 7)."""
-    worst = float(np.max(stage_ii))
-    return worst + 1.0 if io_type == "io_stream" else worst
+    return float(np.max(stage_ii)) + top_extra_cycles(io_type)
 
 
-def _candidates(L: LayerArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(rf, resource, valid), each of shape ``L.reduction.shape + (K,)``: per layer, (1, Latency)
-    and (rf, Resource) for every legal rf -- (rf, Latency) for depthwise layers (see
-    :data:`DEPTHWISE_STRATEGY`); padded entries are invalid."""
+def top_extra_cycles(io_type: str) -> float:
+    """Cycles the design's top adds to its slowest stage's II (see :func:`design_ii`)."""
+    return 1.0 if io_type == "io_stream" else 0.0
+
+
+def _candidates(
+    L: LayerArrays, with_da: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(rf, resource, da, valid), each of shape ``L.reduction.shape + (K,)``: per layer, (1,
+    Latency) and (rf, Resource) for every legal rf -- (rf, Latency) for depthwise layers (see
+    :data:`DEPTHWISE_STRATEGY`) -- and with ``with_da`` (1, distributed_arithmetic) where
+    :func:`da_capable`; padded entries are invalid."""
     n_in = np.asarray(L.reduction)
     n_out = np.asarray(L.cout)
     dw = np.broadcast_to(np.asarray(L.is_depthwise, dtype=bool), n_in.shape)
@@ -390,9 +554,10 @@ def _candidates(L: LayerArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         key = (int(n_in[idx]), int(n_out[idx]))
         if key not in lists:
             lists[key] = legal_reuse_factors(*key)
-    k = 1 + max(len(v) for v in lists.values())
+    k = 1 + max(len(v) for v in lists.values()) + (1 if with_da else 0)
     rf = np.ones(n_in.shape + (k,))
     res = np.zeros(n_in.shape + (k,), dtype=bool)
+    da = np.zeros(n_in.shape + (k,), dtype=bool)
     valid = np.zeros(n_in.shape + (k,), dtype=bool)
     valid[..., 0] = True
     for idx in np.ndindex(n_in.shape):
@@ -400,7 +565,10 @@ def _candidates(L: LayerArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         rf[idx + (slice(1, 1 + len(v)),)] = v
         res[idx + (slice(1, 1 + len(v)),)] = not dw[idx]
         valid[idx + (slice(1, 1 + len(v)),)] = True
-    return rf, res, valid
+    if with_da:
+        da[..., -1] = True
+        valid[..., -1] = np.broadcast_to(da_capable(L), n_in.shape)
+    return rf, res, da, valid
 
 
 # hls4ml 1.3.0's depthwise convolution gives wrong results under the Resource strategy in
@@ -415,11 +583,17 @@ def _expand(L: LayerArrays) -> LayerArrays:
 
 
 def candidate_table(
-    p: FpgaDataflowParams, L: LayerArrays, w: np.ndarray, a: np.ndarray, io_type: str
+    p: FpgaDataflowParams,
+    L: LayerArrays,
+    w: np.ndarray,
+    a: np.ndarray,
+    io_type: str,
+    with_da: bool = False,
 ) -> dict[str, np.ndarray]:
     """Every legal reuse candidate of every layer: ``{metric: array[..., K]}`` where ``...`` is
-    the broadcast of L's fields, ``w`` and ``a``; plus ``rf``, ``resource`` and ``valid``."""
-    rf, res, valid = _candidates(L)
+    the broadcast of L's fields, ``w`` and ``a``; plus ``rf``, ``resource``, ``da`` and
+    ``valid`` (``with_da``: the distributed-arithmetic candidate too)."""
+    rf, res, da, valid = _candidates(L, with_da)
     c = stage_costs(
         p,
         _expand(L),
@@ -428,11 +602,13 @@ def candidate_table(
         rf,
         res,
         io_type,
+        da=da,
     )
     shape = np.shape(c["ii_cycles"])
     c = {k: np.broadcast_to(v, shape) for k, v in c.items()}
     c["rf"] = np.broadcast_to(rf, shape)
     c["resource"] = np.broadcast_to(res, shape)
+    c["da"] = np.broadcast_to(da, shape)
     c["valid"] = np.broadcast_to(valid, shape)
     return c
 
@@ -469,8 +645,17 @@ class FpgaDataflow(Accelerator):
     # ---- reuse factors ----
     def reuse_factors(
         self, L: LayerArrays, w: np.ndarray, a: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(rf, resource) arrays for ``L`` at bits ``w``/``a`` under the config's ``reuse`` policy."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rf, resource, da) arrays for ``L`` at bits ``w``/``a`` under the config's ``reuse``
+        policy and strategy.
+
+        Strategies: ``Latency``/``Resource`` as hls4ml's; ``distributed_arithmetic``: RF 1 with
+        da4ml's adder graph on every layer that supports it (:func:`da_capable`), Latency
+        elsewhere; ``auto``: per layer the cheaper (:func:`part_fraction`) of the fixed
+        policy's Latency design at ``default_rf`` and, at RF 1, the DA design -- under
+        ``target_ii`` the DA design joins the candidates (the fewest resources meeting the II).
+        A per-layer override always wins; depthwise layers always use
+        :data:`DEPTHWISE_STRATEGY`."""
         r = self.params.reuse
         names = np.asarray(getattr(L, "names", np.asarray(None, dtype=object)), dtype=object)
         n_in, n_out = np.asarray(L.reduction), np.asarray(L.cout)
@@ -478,23 +663,44 @@ class FpgaDataflow(Accelerator):
         names = np.broadcast_to(names, shape)
         n_in, n_out = np.broadcast_to(n_in, shape), np.broadcast_to(n_out, shape)
         dw = np.broadcast_to(np.asarray(L.is_depthwise, dtype=bool), shape)
+        capable = np.broadcast_to(da_capable(L), shape)
         rf = np.empty(shape)
         res = np.empty(shape, dtype=bool)
+        da = np.zeros(shape, dtype=bool)
         over = np.zeros(shape, dtype=bool)
+        auto = r.strategy == "auto"
         for idx in np.ndindex(shape):
             o = r.overrides.get(names[idx]) if names[idx] is not None else None
             over[idx] = o is not None
             want, strat = (o.rf, o.strategy or r.strategy) if o else (r.default_rf, r.strategy)
+            if strat == "auto":
+                strat = "Latency"  # the Latency half of auto; DA is weighed below
+            if strat == DA and not capable[idx]:
+                strat = "Latency"
             if dw[idx]:
                 strat = DEPTHWISE_STRATEGY
             ni, no = int(n_in[idx]), int(n_out[idx])
             rf[idx] = closest_reuse_factor(ni, no, want) if strat == "Resource" else want
             res[idx] = strat == "Resource"
-        if r.policy == "fixed":
-            return rf, res
-        c = candidate_table(self.params, L, w, a, self.params.io_type)
+            da[idx] = strat == DA
+            if da[idx]:
+                rf[idx] = 1
+        forced_da = da & (r.strategy == DA)  # DA is the fastest design: no search needed
+        if r.policy == "fixed" or r.strategy == DA:
+            if auto:
+                # the cheaper of the Latency design and, at RF 1, the DA design
+                p = self.params
+                base = stage_costs(p, L, w, a, rf, res, p.io_type)
+                alt = stage_costs(p, L, w, a, rf, res, p.io_type, da=capable)
+                cheaper = part_fraction(p, alt) < part_fraction(p, base)
+                pick = capable & (rf == 1) & ~res & ~over & cheaper
+                da = np.where(over, da, pick)
+            if r.policy == "fixed":
+                return rf, res, da
+        c = candidate_table(self.params, L, w, a, self.params.io_type, with_da=auto)
+        extra = top_extra_cycles(self.params.io_type)
         cost = np.where(
-            c["valid"] & (c["ii_cycles"] <= r.target_ii_cycles),
+            c["valid"] & (c["ii_cycles"] + extra <= r.target_ii_cycles),
             part_fraction(self.params, c),
             np.inf,
         )
@@ -505,13 +711,19 @@ class FpgaDataflow(Accelerator):
         ]
         auto_rf = np.take_along_axis(c["rf"], best, axis=-1)[..., 0]
         auto_res = np.take_along_axis(c["resource"], best, axis=-1)[..., 0]
-        return np.where(over, rf, auto_rf), np.where(over, res, auto_res)
+        auto_da = np.take_along_axis(c["da"], best, axis=-1)[..., 0]
+        keep = over | forced_da
+        return (
+            np.where(keep, rf, auto_rf),
+            np.where(keep, res, auto_res),
+            np.where(keep, da, auto_da),
+        )
 
     # ---- costs ----
     def evaluate(self, L: LayerArrays, w: np.ndarray, a: np.ndarray) -> dict[str, np.ndarray]:
         p, e = self.params, self.params.energy
-        rf, res = self.reuse_factors(L, w, a)
-        c = stage_costs(p, L, w, a, rf, res, p.io_type)
+        rf, res, da = self.reuse_factors(L, w, a)
+        c = stage_costs(p, L, w, a, rf, res, p.io_type, da=da)
         ii, lat = c["ii_cycles"], c["latency_cycles"]
         compute = (L.batch - 1) * ii + lat
         macs = L.macs
@@ -555,12 +767,17 @@ class FpgaDataflow(Accelerator):
         return bool(self.params.reuse.overrides)
 
     def annotate_totals(self, totals: dict[str, float]) -> list[str]:
-        """Add ``lut_util``, ``dsp_util``, ``bram_18k_util`` (fractions of the part) and ``fits``
+        """Set ``ii_cycles`` to the design's II (:func:`design_ii`) and ``inferences_per_s`` to
+        match; add ``lut_util``, ``dsp_util``, ``bram_18k_util`` (fractions of the part) and ``fits``
         (1.0 or 0.0); a note for every resource over the part's capacity, and one when the
         pipeline's II misses the ``target_ii`` policy's target."""
         part = self.params.part
         notes = []
         fits = True
+        # the generic pipeline total is the slowest stage's II; the design's follows hls4ml's top
+        if "ii_cycles" in totals:
+            totals["ii_cycles"] = design_ii(np.float64(totals["ii_cycles"]), self.params.io_type)
+            totals["inferences_per_s"] = self.freq_hz / totals["ii_cycles"]
         for key in ("lut", "dsp", "bram_18k"):
             used, cap = totals.get(key, 0.0), float(getattr(part, key))
             totals[f"{key}_util"] = used / cap if cap else (0.0 if used == 0 else float("inf"))
