@@ -13,7 +13,6 @@ from torch import nn
 
 from codegen.emit import emit
 from codegen.export import export_model
-from codegen.hls import da4ml_missing
 from hwsim.allocation import Allocation
 from hwsim.config import parse_config
 from search.convert import LayerPolicy, export_fixed
@@ -43,7 +42,6 @@ class TinyCnn(nn.Module):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(da4ml_missing(), reason="da4ml is not installed (pip install -e .[da])")
 @pytest.mark.parametrize(
     "net, bits, io_type",
     [
