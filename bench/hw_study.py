@@ -365,9 +365,10 @@ def report_md(agg: dict[str, Any], records: dict[str, Any], plan: list[Part]) ->
         rec = records.get(p.name)
         wall = f"{rec['wall_s'] / 60:.1f}" if rec else "not run"
         total += rec["wall_s"] if rec else 0.0
+        ran = Part(**rec["settings"]) if rec else p  # the settings the part ran with
         lines.append(
             f"| {p.name} | {', '.join(Path(a).stem for a in p.accels)} | {p.metric} |"
-            f" {_targets_text(p)} | {', '.join(p.uniform)} |"
+            f" {_targets_text(ran)} | {', '.join(p.uniform)} |"
             f" {p.search_epochs}/{p.train_epochs} | {p.train_subset} | {wall} |"
         )
     lines.append("")
@@ -376,14 +377,15 @@ def report_md(agg: dict[str, Any], records: dict[str, Any], plan: list[Part]) ->
         lines += ["", f"## {key} (seeds {g['seeds']})", ""]
         accels = g["accels"]
         head = "| arm | kind | top-1 (%) | " + " | ".join(f"{a} ({g['unit']})" for a in accels)
-        lines.append(head + " | allocation (seed 0) |")
+        lines.append(head + " | allocation (first seed run) |")
         lines.append("|---|---|---|" + "---|" * len(accels) + "---|")
         for n, arm in sorted(g["arms"].items(), key=lambda kv: (kv[1]["kind"], kv[0])):
             costs = " | ".join(
                 f"{arm['cost_mean'][a]:.4g}" if a in arm["cost_mean"] else "" for a in accels
             )
+            fewer = f" ({arm['seeds']} seeds)" if arm["seeds"] < len(g["seeds"]) else ""
             lines.append(
-                f"| {n} | {arm['kind']} | {_pm(arm['top1_mean'], arm['top1_std'])} | {costs} |"
+                f"| {n} | {arm['kind']} | {_pm(arm['top1_mean'], arm['top1_std'])}{fewer} | {costs} |"
                 f" {arm['allocations'][0]} |"
             )
         if g.get("infeasible"):
