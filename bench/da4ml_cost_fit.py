@@ -35,6 +35,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from codegen.hls import da4ml_missing  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results" / "da4ml_cost"
 GRID = {
     "n_in": (8, 16, 32, 64),
@@ -104,9 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args(argv)
-    try:
-        import da4ml  # noqa: F401
-    except ImportError:
+    if da4ml_missing():
         print("error: da4ml is not installed (pip install -e .[da])", file=sys.stderr)
         return 2
     pts = [("fit", *p, 1.0) for p in itertools.product(*GRID.values())]

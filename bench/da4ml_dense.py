@@ -32,6 +32,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from codegen.hls import da4ml_missing  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results" / "da4ml_dense"
 CFG = ROOT / "accel_configs" / "fpga_xc7z020.yaml"
 # (n_in, n_out, weight bits, input bits)
@@ -119,10 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args(argv)
-    try:
-        import da4ml  # noqa: F401
-    except ImportError:
-        print("error: da4ml is not installed (pip install da4ml)", file=sys.stderr)
+    if da4ml_missing():
+        print("error: da4ml is not installed (pip install -e .[da])", file=sys.stderr)
         return 2
     lines = [
         f"{'layer':<10} {'wxa':>5} | {'C-sim vs exact':<22} | {'da4ml LUT':>9} | "
