@@ -63,10 +63,10 @@ ASIC = [
     "accel_configs/bitfusion_eyeriss.yaml",
 ]
 FPGA = ["accel_configs/fpga_xc7z020.yaml"]
-# Bit Fusion's batch-1 latency moves little with bits on these 28x28 networks (16-64 channels
-# leave its fused PEs' extra low-precision parallelism idle, and DRAM time is mostly
-# bit-independent): the cheapest {2,4,8} allocation of the searched layers is 0.888x of 8/8 on
-# resnet20_fm_w8 and 0.985x on mobilenetv2_fm (``edmips pareto`` prints it). The shared targets
+# Bit Fusion's batch-1 latency moves little with bits on these 28x28 networks (resnet20_fm_w8
+# from 8/8 to 2/2: compute cycles -4 %, DRAM bytes -8 %, `edmips simulate`; see the README): the
+# cheapest {2,4,8} allocation of the searched layers is 0.888x of 8/8 on
+# resnet20_fm_w8 and 0.985x on mobilenetv2_fm (``edmips pareto`` records it in pareto.json). The shared targets
 # are infeasible there, so resnet20_fm_w8 gets two inside that band; mobilenetv2_fm's band is too
 # narrow for a search to matter and gets none (its arms are still simulated on Bit Fusion).
 BITFUSION_TARGETS = {"resnet20_fm_w8": {"bitfusion_eyeriss": ["0.92x", "0.96x"]}}

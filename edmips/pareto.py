@@ -249,8 +249,9 @@ def check_feasible(cfg: ParetoConfig) -> tuple[dict[tuple[str, str], float], Any
         have = [a for a in cfg.accels if t in cfg.targets_for(accel_key(a))]
         if all((accel_key(a), t) in bad for a in have):
             lows = ", ".join(f"{k} {v:.3f}x" for (k, tt), v in bad.items() if tt == t)
+            opt = "--targets" if t in cfg.targets else "--accel-targets"
             raise ParetoError(
-                f"--targets {t}: infeasible for {cfg.metric} on every accelerator (cheapest"
+                f"{opt} {t}: infeasible for {cfg.metric} on every accelerator (cheapest"
                 f" allocations, relative to the searched layers at 8/8: {lows})"
             )
     return bad, workload

@@ -1,4 +1,4 @@
-"""Shared fixtures: the repository root, the shipped systolic config and small workloads."""
+"""Shared fixtures: the repository root, the shipped systolic and FPGA configs and small workloads."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from hwsim.workload import LayerSpec, Workload
 
 ROOT = Path(__file__).resolve().parents[1]
 SYSTOLIC_YAML = ROOT / "accel_configs" / "systolic_int8_32x32_ws.yaml"
+FPGA_YAML = ROOT / "accel_configs" / "fpga_xc7z020.yaml"
 
 
 @pytest.fixture
@@ -24,6 +25,12 @@ def systolic_yaml() -> Path:
 def systolic_raw() -> dict[str, Any]:
     """The shipped systolic config as a fresh, editable dict."""
     return yaml.safe_load(SYSTOLIC_YAML.read_text())
+
+
+@pytest.fixture(scope="module")
+def fpga_raw() -> dict[str, Any]:
+    """The shipped xc7z020 FPGA config as a dict, shared by a module: deep-copy it to edit."""
+    return yaml.safe_load(FPGA_YAML.read_text())
 
 
 @pytest.fixture

@@ -35,11 +35,6 @@ from hwsim.workload import LayerArrays, LayerSpec, Workload
 CFG_PATH = Path(__file__).resolve().parents[1] / "accel_configs" / "fpga_xc7z020.yaml"
 
 
-@pytest.fixture(scope="module")
-def raw_cfg() -> dict:
-    return yaml.safe_load(CFG_PATH.read_text())
-
-
 def make_cfg(raw: dict, **changes):
     r = copy.deepcopy(raw)
     for path, value in changes.items():
@@ -122,8 +117,8 @@ def one_layer(spec: LayerSpec) -> LayerArrays:
     return LayerArrays.from_layers([spec]).take(0)
 
 
-def test_luts_and_dsps_by_both_widths_and_constant_weights(raw_cfg):
-    cfg = make_cfg(raw_cfg, basis="hls_estimate")
+def test_luts_and_dsps_by_both_widths_and_constant_weights(fpga_raw):
+    cfg = make_cfg(fpga_raw, basis="hls_estimate")
     p = cfg.model.params
     m = p.multipliers
     L = one_layer(LayerSpec("conv", "conv", 8, 16, kernel=3, in_hw=10))
@@ -165,10 +160,10 @@ def test_luts_and_dsps_by_both_widths_and_constant_weights(raw_cfg):
     assert c16["lut"] < c4["lut"]
 
 
-def test_latency_strategy_keeps_every_adder_at_any_rf(raw_cfg):
+def test_latency_strategy_keeps_every_adder_at_any_rf(fpga_raw):
     """hls4ml's Latency strategy unrolls the accumulation: RF shares multipliers only (the
     hls4ml-tutorial MLP keeps its LUTs from RF 1 to RF 2); Resource shares the adders."""
-    p = make_cfg(raw_cfg, basis="hls_estimate").model.params
+    p = make_cfg(fpga_raw, basis="hls_estimate").model.params
     L = one_layer(LayerSpec("fc", "linear", 64, 32))
     lat = [
         stage_costs(
@@ -188,8 +183,8 @@ def test_latency_strategy_keeps_every_adder_at_any_rf(raw_cfg):
     assert res[2]["lut"] < res[0]["lut"] < lat[0]["lut"]
 
 
-def test_weight_sparsity_scales_multipliers(raw_cfg):
-    p = make_cfg(raw_cfg, basis="hls_estimate").model.params
+def test_weight_sparsity_scales_multipliers(fpga_raw):
+    p = make_cfg(fpga_raw, basis="hls_estimate").model.params
     dense = LayerArrays.from_layers([LayerSpec("fc", "linear", 64, 32)]).take(0)
     sparse = LayerArrays.from_layers([LayerSpec("fc", "linear", 64, 32, weight_density=0.25)]).take(
         0
@@ -209,9 +204,9 @@ def test_weight_sparsity_scales_multipliers(raw_cfg):
     )
 
 
-def test_synthesis_basis_scales_the_estimate(raw_cfg):
-    est = make_cfg(raw_cfg, basis="hls_estimate").model.params
-    syn = make_cfg(raw_cfg, basis="synthesis").model.params
+def test_synthesis_basis_scales_the_estimate(fpga_raw):
+    est = make_cfg(fpga_raw, basis="hls_estimate").model.params
+    syn = make_cfg(fpga_raw, basis="synthesis").model.params
     L = one_layer(LayerSpec("conv", "conv", 8, 16, kernel=3, in_hw=30))  # 28x28 outputs
     args = (np.float64(8), np.float64(16), np.float64(1), np.bool_(False), "io_stream")
     e, s = stage_costs(est, L, *args), stage_costs(syn, L, *args)
@@ -228,8 +223,8 @@ def test_table_bram_replicates_for_parallel_lookups():
     assert table_bram(np.float64(1)) == 1 and table_bram(np.float64(5), 4096, 18) == 12
 
 
-def test_weights_go_to_bram_only_with_resource_strategy_and_rf_gt_1(raw_cfg):
-    p = make_cfg(raw_cfg).model.params
+def test_weights_go_to_bram_only_with_resource_strategy_and_rf_gt_1(fpga_raw):
+    p = make_cfg(fpga_raw).model.params
     L = one_layer(LayerSpec("fc", "linear", 1024, 64))
     res = stage_costs(
         p, L, np.float64(8), np.float64(8), np.float64(64), np.bool_(True), "io_parallel"
@@ -274,8 +269,8 @@ def test_pipeline_depth_monotone(mult, levels, add, clock):
     assert float(pipeline_depth(np.float64(mult), np.float64(levels), add, clock * 0.5, 0.125)) >= d
 
 
-def test_io_parallel_and_stream_timing(raw_cfg):
-    p = make_cfg(raw_cfg).model.params
+def test_io_parallel_and_stream_timing(fpga_raw):
+    p = make_cfg(fpga_raw).model.params
     t, d = p.timing, p.delays
     clk = 1000.0 / p.tech.freq_mhz
     dense = one_layer(LayerSpec("fc", "linear", 64, 10))
@@ -297,7 +292,7 @@ def test_io_parallel_and_stream_timing(raw_cfg):
     )
     assert c["ii_cycles"] == 64 * 2
     # a faster clock / wider products (2 cascaded DSPs) / deeper trees take more cycles
-    fast = make_cfg(raw_cfg, tech__freq_mhz=400).model.params
+    fast = make_cfg(fpga_raw, tech__freq_mhz=400).model.params
     deep = one_layer(LayerSpec("fc", "linear", 4096, 10))
     c = stage_costs(
         fast, deep, np.float64(32), np.float64(32), np.float64(1), np.bool_(False), "io_parallel"
@@ -307,7 +302,7 @@ def test_io_parallel_and_stream_timing(raw_cfg):
     )
     assert c["latency_cycles"] > depth
     # the part's family picks the delays
-    us = make_cfg(raw_cfg, part__family="ultrascale_plus").model.params
+    us = make_cfg(fpga_raw, part__family="ultrascale_plus").model.params
     c_us = stage_costs(
         us, dense, np.float64(4), np.float64(4), np.float64(1), np.bool_(True), "io_parallel"
     )
@@ -319,8 +314,8 @@ def test_io_parallel_and_stream_timing(raw_cfg):
     )
 
 
-def test_unknown_family_is_a_config_error(raw_cfg):
-    raw = copy.deepcopy(raw_cfg)
+def test_unknown_family_is_a_config_error(fpga_raw):
+    raw = copy.deepcopy(fpga_raw)
     del raw["timing"]["delays"]["series7"]
     with pytest.raises(ConfigError, match="timing.delays"):
         parse_config(raw, source="x.yaml")
@@ -330,8 +325,8 @@ def test_unknown_family_is_a_config_error(raw_cfg):
 # the pipeline through simulate / cost_tables
 
 
-def test_pipeline_totals_throughput_and_critical_path(raw_cfg, resnet_block):
-    cfg = make_cfg(raw_cfg, reuse__policy="fixed", reuse__default_rf=8, reuse__strategy="Resource")
+def test_pipeline_totals_throughput_and_critical_path(fpga_raw, resnet_block):
+    cfg = make_cfg(fpga_raw, reuse__policy="fixed", reuse__default_rf=8, reuse__strategy="Resource")
     rep = simulate(resnet_block, Allocation.uniform(resnet_block, 4, 4), cfg)
     rows = {r["name"]: r for r in rep.rows}
     # io_stream: the dataflow top starts the next image one cycle after the slowest stage,
@@ -354,17 +349,17 @@ def test_pipeline_totals_throughput_and_critical_path(raw_cfg, resnet_block):
         )
 
 
-def test_tables_match_simulate(raw_cfg, cnn):
+def test_tables_match_simulate(fpga_raw, cnn):
     for cfg in (
         make_cfg(
-            raw_cfg,
+            fpga_raw,
             reuse__policy="fixed",
             reuse__overrides={"fc": {"rf": 7, "strategy": "Resource"}},
         ),
-        make_cfg(raw_cfg, reuse__policy="target_ii", reuse__target_ii_cycles=400),
-        make_cfg(raw_cfg, reuse__overrides={"fc": {"rf": 7, "strategy": "Resource"}}),
-        make_cfg(raw_cfg, reuse__policy="fixed", reuse__strategy="auto"),
-        make_cfg(raw_cfg, reuse__policy="target_ii", reuse__strategy="auto"),
+        make_cfg(fpga_raw, reuse__policy="target_ii", reuse__target_ii_cycles=400),
+        make_cfg(fpga_raw, reuse__overrides={"fc": {"rf": 7, "strategy": "Resource"}}),
+        make_cfg(fpga_raw, reuse__policy="fixed", reuse__strategy="auto"),
+        make_cfg(fpga_raw, reuse__policy="target_ii", reuse__strategy="auto"),
     ):
         w_bits, a_bits = [2, 4, 8, 12], [2, 4, 8]
         tab = cost_tables(cnn, cfg, w_bits, a_bits)
@@ -384,9 +379,9 @@ def test_tables_match_simulate(raw_cfg, cnn):
                         assert tab[k][li, i, j] == pytest.approx(r[k]), (k, r["name"], wb, ab)
 
 
-def test_override_is_snapped_like_hls4ml(raw_cfg, cnn):
+def test_override_is_snapped_like_hls4ml(fpga_raw, cnn):
     cfg = make_cfg(
-        raw_cfg, reuse__policy="fixed", reuse__overrides={"fc": {"rf": 7, "strategy": "Resource"}}
+        fpga_raw, reuse__policy="fixed", reuse__overrides={"fc": {"rf": 7, "strategy": "Resource"}}
     )
     rep = simulate(cnn, Allocation.uniform(cnn, 4, 4), cfg)
     rows = {r["name"]: r for r in rep.rows}
@@ -395,9 +390,9 @@ def test_override_is_snapped_like_hls4ml(raw_cfg, cnn):
     assert rows["conv1"]["reuse_factor"] == 1 and rows["conv1"]["resource_strategy"] == 0
 
 
-def test_over_budget_is_reported(raw_cfg, cnn):
+def test_over_budget_is_reported(fpga_raw, cnn):
     # RF 1 everywhere: the 1024x10 dense alone needs ~10^4 LUT multipliers
-    cfg = make_cfg(raw_cfg, reuse__policy="fixed")
+    cfg = make_cfg(fpga_raw, reuse__policy="fixed")
     rep = simulate(cnn, Allocation.uniform(cnn, 8, 8), cfg)
     assert rep.totals["fits"] == 0.0
     assert rep.totals["lut_util"] > 1
@@ -408,7 +403,7 @@ def test_over_budget_is_reported(raw_cfg, cnn):
     rep2 = simulate(
         cnn,
         Allocation.uniform(cnn, 8, 8),
-        make_cfg(raw_cfg, reuse__policy="fixed", reuse__overrides=over),
+        make_cfg(fpga_raw, reuse__policy="fixed", reuse__overrides=over),
     )
     assert rep2.totals["fits"] == 1.0 and not rep2.notes
     assert (
@@ -421,8 +416,8 @@ def test_over_budget_is_reported(raw_cfg, cnn):
 
 
 @pytest.mark.parametrize("io_type", ["io_stream", "io_parallel"])
-def test_plan_meets_target_with_fewest_resources(raw_cfg, cnn, io_type):
-    cfg = make_cfg(raw_cfg)
+def test_plan_meets_target_with_fewest_resources(fpga_raw, cnn, io_type):
+    cfg = make_cfg(fpga_raw)
     alloc = Allocation({"conv1": (8, 8), "conv2": (4, 3), "fc": (10, 6)})
     target = 600.0
     plan = make_plan(cnn, alloc, cfg, target_ii_cycles=target, io_type=io_type)
@@ -447,8 +442,8 @@ def test_plan_meets_target_with_fewest_resources(raw_cfg, cnn, io_type):
                 assert part_fraction(p, s) >= mine - 1e-12
 
 
-def test_plan_looser_target_uses_no_more_resources(raw_cfg, cnn):
-    cfg = make_cfg(raw_cfg)
+def test_plan_looser_target_uses_no_more_resources(fpga_raw, cnn):
+    cfg = make_cfg(fpga_raw)
     alloc = Allocation.uniform(cnn, 6, 6)
     p = cfg.model.params
     fractions = []
@@ -459,8 +454,8 @@ def test_plan_looser_target_uses_no_more_resources(raw_cfg, cnn):
     assert all(b <= a + 1e-12 for a, b in zip(fractions, fractions[1:])), fractions
 
 
-def test_plan_target_errors_name_the_problem(raw_cfg, cnn):
-    cfg = make_cfg(raw_cfg)
+def test_plan_target_errors_name_the_problem(fpga_raw, cnn):
+    cfg = make_cfg(fpga_raw)
     alloc = Allocation.uniform(cnn, 4, 4)
     # unreachable: the smallest-II candidate, and a note naming the layers that miss it
     plan = make_plan(cnn, alloc, cfg, target_ii_cycles=10)
@@ -471,25 +466,25 @@ def test_plan_target_errors_name_the_problem(raw_cfg, cnn):
         make_plan(cnn, alloc, cfg, io_type="io_serial")
 
 
-def test_target_ii_policy_in_config(raw_cfg, cnn):
-    cfg = make_cfg(raw_cfg, reuse__policy="target_ii", reuse__target_ii_cycles=1000)
+def test_target_ii_policy_in_config(fpga_raw, cnn):
+    cfg = make_cfg(fpga_raw, reuse__policy="target_ii", reuse__target_ii_cycles=1000)
     rep = simulate(cnn, Allocation.uniform(cnn, 4, 4), cfg)
     assert all(r["ii_cycles"] <= 1000 for r in rep.rows)
     assert rep.totals["fits"] == 1.0 and not rep.notes
     slow = simulate(
-        cnn, Allocation.uniform(cnn, 4, 4), make_cfg(raw_cfg, reuse__target_ii_cycles=50)
+        cnn, Allocation.uniform(cnn, 4, 4), make_cfg(fpga_raw, reuse__target_ii_cycles=50)
     )
     assert any("exceeds reuse.target_ii_cycles 50" in n for n in slow.notes)
 
 
-def test_config_errors_are_one_line(raw_cfg, tmp_path):
+def test_config_errors_are_one_line(fpga_raw, tmp_path):
     with pytest.raises(ConfigError, match="target_ii_cycles"):
-        make_cfg(raw_cfg, reuse__target_ii_cycles=None)
-    bad = copy.deepcopy(raw_cfg)
+        make_cfg(fpga_raw, reuse__target_ii_cycles=None)
+    bad = copy.deepcopy(fpga_raw)
     bad["part"]["luts"] = 5
     with pytest.raises(ConfigError, match="key 'part.luts': unknown key"):
         parse_config(bad, source="x.yaml")
-    bad = copy.deepcopy(raw_cfg)
+    bad = copy.deepcopy(fpga_raw)
     bad["io_type"] = "io_serial"
     f = tmp_path / "bad.yaml"
     f.write_text(yaml.safe_dump(bad))
@@ -505,16 +500,16 @@ def test_shipped_config_numbers():
     assert cfg.model.aggregate == "pipeline"
 
 
-def test_bram_blocks_pick_the_best_aspect_ratio(raw_cfg):
-    shapes = make_cfg(raw_cfg).model.params.weight_memory.bram_shapes_bits_x_words
+def test_bram_blocks_pick_the_best_aspect_ratio(fpga_raw):
+    shapes = make_cfg(fpga_raw).model.params.weight_memory.bram_shapes_bits_x_words
     assert bram_blocks(np.float64(4), np.float64(4096), shapes) == 1  # 4 x 4K
     assert bram_blocks(np.float64(72), np.float64(512), shapes) == 2  # 2 x (36 x 512)
     assert bram_blocks(np.float64(36), np.float64(513), shapes) == 2
     assert bram_blocks(np.float64(1), np.float64(20000), shapes) == 2  # 2 x (1 x 16K)
 
 
-def test_unknown_override_and_wrong_kind_are_errors(raw_cfg, cnn):
-    cfg = make_cfg(raw_cfg, reuse__overrides={"fc2": {"rf": 4}})
+def test_unknown_override_and_wrong_kind_are_errors(fpga_raw, cnn):
+    cfg = make_cfg(fpga_raw, reuse__overrides={"fc2": {"rf": 4}})
     with pytest.raises(ReuseError, match="reuse.overrides.fc2.*no layer 'fc2'"):
         check_overrides(cnn, cfg)
     with pytest.raises(ReuseError, match="no layer 'fc2'"):
@@ -524,7 +519,7 @@ def test_unknown_override_and_wrong_kind_are_errors(raw_cfg, cnn):
         make_plan(cnn, Allocation.uniform(cnn, 4, 4), systolic)
 
 
-def test_stream_dense_after_conv_reads_one_word_per_channel_group(raw_cfg):
+def test_stream_dense_after_conv_reads_one_word_per_channel_group(fpga_raw):
     """A dense layer fed by a conv through flatten reads n_in/C stream words (hls4ml's
     ReshapeStream does not repack a 1-D target): a pipelined read loop of that many iterations
     plus one exit cycle; a dense fed by a dense reads one word."""
