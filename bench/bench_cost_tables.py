@@ -9,7 +9,8 @@ Prints one table and writes it to ``--out``; times are medians over repeats; rat
 seconds, are what matter on a shared machine (the load average is printed with the table). Goal:
 under 50 ms per config for ResNet-50, judged on the first call on a freshly loaded config, both
 for the raw tables and for the search's monotone view (``monotone=True``, which evaluates every
-mode up to 16 bits, 16 x 16 pairs, and is computed once per search). Columns: "cold" is the first
+mode up to the hardware's widest native one -- 8 x 8 pairs on Bit Fusion, whose wider widths are
+several passes, not modes; 16 x 16 elsewhere -- and is computed once per search). Columns: "cold" is the first
 call with the models' per-layer-shape caches emptied too (a fresh process: Bit Fusion's
 width-independent tiling tables); "first" keeps those caches warm (an earlier config or call in
 the same process built them); "repeat" is a second call on the same config object (Bit Fusion
@@ -191,7 +192,8 @@ def main() -> int:
         s = first_call_seconds(path, raw, few)
         cfg = hwsim.load_config(path)
         r = median_seconds(lambda cfg=cfg: raw(cfg), args.repeats)
-        # the search's view: the envelope over every mode up to 16 bits (16 x 16 pairs evaluated)
+        # the search's view: the envelope over every native mode (8 x 8 pairs on Bit Fusion,
+        # 16 x 16 elsewhere)
         sm = first_call_seconds(path, mono, few)
         worst, worst_mono = max(worst, s), max(worst_mono, sm)
         out(

@@ -9,10 +9,19 @@ Two views of the same model:
 * **monotone** (``monotone=True``): hardware that runs ``w'``-bit weights and ``a'``-bit
   activations also runs any narrower operand (sign- or zero-extended), so a ``(w, a)`` layer costs
   at most the cheapest mode ``(w', a')`` with ``w' >= w`` and ``a' >= a``. The envelope is taken over
-  every integer width up to ``MODE_MAX_BITS`` (16) -- not only over the candidates asked for --
-  so candidates ``[2, 4]`` still see a 3-bit or 16-bit mode that happens to be cheaper. Widths
-  the hardware does not run natively are included with the value its model gives them (padded to
-  a native width, or several passes), which is the cost of executing that width anyway.
+  every integer width up to the hardware's widest native mode (``Accelerator.widest_mode``: Bit
+  Fusion's Fusion Unit width, 8 bits; ``MODE_MAX_BITS`` = 16 for kinds without such a limit) or
+  the widest candidate if that is wider -- not only over the candidates asked for -- so
+  candidates ``[2, 4]`` still see a 3-bit or 8-bit mode that happens to be cheaper. Widths the
+  hardware does not run natively are included with the value its model gives them (padded to a
+  native width), which is the cost of executing that width anyway. Widths above the widest native
+  mode are not modes but several passes of it: on Bit Fusion a 9-bit "mode" can come out cheaper
+  in energy than every 8-bit one only because its doubled compute time makes the fewest-cycles
+  tiling rule pick a tiling with less traffic (ResNet-50 layer4.1.conv1 on
+  ``bitfusion_stripes_cmp``: 0.44 vs 3.29 mJ at 8/6), which says nothing about a mode. So they
+  never lower a native pair's cost, and when candidates wider than the native modes are asked for,
+  such a width costs at least the widest native mode it needs (:func:`floor_multipass`): a pair's
+  cost does not depend on which other candidates are asked for.
 
 Kinds whose hardware is generated for the exact widths (``fpga_dataflow``, a pipelined
 dataflow design: the emitted firmware *is* the simulated design) have no wider mode to fall back
@@ -45,7 +54,8 @@ from .errors import HwsimError
 from .workload import LayerArrays, Workload
 
 MODE_MAX_BITS = 16
-"""Widest operand (bits) considered as an execution mode for the monotone envelope."""
+"""Widest operand (bits) considered as an execution mode for the monotone envelope of a kind
+without a widest native mode (``Accelerator.widest_mode() is None``)."""
 
 # primary key -> the keys taken from the mode that minimises it
 MODE_GROUPS: dict[str, tuple[str, ...]] = {
@@ -155,11 +165,49 @@ def monotone_envelope(tables: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
+def floor_multipass(tables: dict[str, np.ndarray], kw: int, ka: int) -> dict[str, np.ndarray]:
+    """Raw tables ``[L, nW, nA]`` on consecutive widths whose first ``kw`` weight and ``ka``
+    activation widths are native modes, the rest several passes of the widest native mode: a
+    multi-pass entry costs at least the monotone cost of the widest native mode it needs (the
+    entry clamped into the native block). A grouped total below it takes that mode's parts with
+    it (see ``MODE_GROUPS``). Native entries are unchanged, so the envelope of the result equals
+    the native block's own envelope there, whatever the widest width in the grid."""
+    native = monotone_envelope({k: v[:, :kw, :ka] for k, v in tables.items()})
+    nw, na = next(iter(tables.values())).shape[1:]
+    ci = np.minimum(np.arange(nw), kw - 1)[:, None]
+    cj = np.minimum(np.arange(na), ka - 1)[None, :]
+    floor = {k: v[:, ci, cj] for k, v in native.items()}  # [L, nW, nA]
+    out = {k: v.copy() for k, v in tables.items()}
+    grouped: set[str] = set()
+    for primary, keys in MODE_GROUPS.items():
+        if primary not in tables:
+            continue
+        low = tables[primary] < floor[primary]
+        for k in keys:
+            if k in tables:
+                out[k][low] = floor[k][low]
+                grouped.add(k)
+    for k in tables:
+        if k not in grouped and k not in NOT_COSTS:
+            np.maximum(out[k], floor[k], out=out[k])
+    return out
+
+
 def runs_in_modes(config: AccelConfig) -> bool:
     """Whether ``config``'s hardware is fixed and runs a narrower operand in a wider mode (every
     layer-by-layer kind), rather than being generated for the exact widths (a pipelined FPGA
     dataflow design, whose monotone view is therefore its raw table)."""
     return config.model.aggregate != "pipeline"
+
+
+def mode_top(config: AccelConfig, widest_candidate: int) -> int:
+    """Widest mode (bits, both operands) of the monotone envelope: the hardware's widest native
+    mode when no candidate is wider, else (and for a model without one) ``MODE_MAX_BITS`` or
+    ``widest_candidate`` if that is wider."""
+    native = config.model.widest_mode()
+    if native is not None and widest_candidate <= native:
+        return int(native)
+    return max(MODE_MAX_BITS, int(widest_candidate))
 
 
 def cost_tables(
@@ -174,7 +222,7 @@ def cost_tables(
     Raw (default): entry ``[l, i, j]`` is layer ``l`` run at ``w_bits[i]`` weight and
     ``a_bits[j]`` activation bits, exactly what :func:`hwsim.simulate` reports for that layer at
     that pair. ``monotone=True``: the cost of the cheapest mode able to run that pair (at least as
-    wide in both operands, up to ``MODE_MAX_BITS`` or the widest candidate), so no metric ever
+    wide in both operands, up to :func:`mode_top` bits), so no metric ever
     falls when an operand gets wider (raw for hardware generated per width, see
     :func:`runs_in_modes`). Units are the metrics' own (cycles, s, pJ, bytes, ...).
     """
@@ -182,10 +230,17 @@ def cost_tables(
     a = _bits_array(a_bits, "a_bits")
     if not monotone or not runs_in_modes(config):
         return _raw(workload, config, w, a)
+    native = config.model.widest_mode()
+    top = mode_top(config, max(int(w.max()), int(a.max())))
     w0, a0 = int(w.min()), int(a.min())
-    gw = np.arange(w0, max(MODE_MAX_BITS, int(w.max())) + 1, dtype=np.float64)
-    ga = np.arange(a0, max(MODE_MAX_BITS, int(a.max())) + 1, dtype=np.float64)
-    env = monotone_envelope(_raw(workload, config, gw, ga))
+    if native is not None and top > native:  # the grid holds the widest native mode
+        w0, a0 = min(w0, int(native)), min(a0, int(native))
+    gw = np.arange(w0, top + 1, dtype=np.float64)
+    ga = np.arange(a0, top + 1, dtype=np.float64)
+    raw = _raw(workload, config, gw, ga)
+    if native is not None and top > native:
+        raw = floor_multipass(raw, int(native) - w0 + 1, int(native) - a0 + 1)
+    env = monotone_envelope(raw)
     iw = (w - w0).astype(np.int64)
     ja = (a - a0).astype(np.int64)
     return {k: v[:, iw][:, :, ja] for k, v in env.items()}

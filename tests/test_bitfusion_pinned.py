@@ -7,6 +7,10 @@ at 1..8 is compared bit for bit (SHA-256 of the float64 values), and the search'
 are stored in full so that a failure shows where it differs. Layers: the unique shapes of
 ResNet-50 (batch 1), CIFAR ResNet-20 at batch 16, a depthwise CIFAR net.
 
+The raw pins are still those of the original search. The monotone pins were regenerated once,
+when the envelope stopped at the Fusion Unit's 8 bits instead of 16 (multi-pass widths are not
+modes, see ``hwsim/tables.py``); only their energy parts and DRAM bytes moved.
+
 A deliberate model change regenerates the pins::
 
     PYTHONPATH=$PWD python tests/test_bitfusion_pinned.py --regen

@@ -138,7 +138,8 @@ NOT_MONOTONE = (
 @given(wl=workloads())
 def test_monotone_tables_never_fall_when_a_width_rises(config, wl: Workload) -> None:
     """Zero violations over widths 1..16 in every cost, including a width the config does not
-    run natively (costed at the model's padded / multi-pass value, which is how it would run).
+    run natively (costed at the model's padded value, or for a width beyond its widest native
+    mode at least that mode's cost, which is how it would run).
     FPGA dataflow designs are generated per width and keep their raw table (see
     ``hwsim.tables.runs_in_modes``)."""
     raw = cost_tables(wl, config, WIDE_BITS, WIDE_BITS)
@@ -149,14 +150,16 @@ def test_monotone_tables_never_fall_when_a_width_rises(config, wl: Workload) -> 
         for key, t in mono.items():
             np.testing.assert_array_equal(t, raw[key])
         return
+    native = config.model.widest_mode() or len(WIDE_BITS)
     for key, t in mono.items():
         assert t.shape == raw[key].shape
         if key in NOT_MONOTONE:
             continue
         assert np.all(np.diff(t, axis=1) >= 0), key
         assert np.all(np.diff(t, axis=2) >= 0), key
-        # never above the raw value
-        assert np.all(t <= raw[key]), key
+        # never above the raw value, except a width beyond the widest native mode, which costs
+        # at least that mode (several passes of it, see hwsim.tables.floor_multipass)
+        assert np.all((t <= raw[key])[:, :native, :native]), key
     # the latency and energy parts come from one mode each, so they still add up
     np.testing.assert_array_equal(mono["cycles"], mono["compute_cycles"] + mono["stall_cycles"])
     parts = sum(mono[p] for p in ENERGY_PARTS)
@@ -169,7 +172,8 @@ def test_monotone_tables_never_fall_when_a_width_rises(config, wl: Workload) -> 
 @given(wl=workloads(), data=st.data())
 def test_search_cost_is_monotone_for_any_candidates(config, wl: Workload, data: st.DataObject):
     """The search's tables (``search.cost.metric_tables``) at any candidate subset of 1..16 equal
-    the envelope over all modes up to 16, not over the candidates only."""
+    the monotone table over all widths 1..16 (the envelope over every mode, not over the
+    candidates only): a pair's cost does not depend on which other candidates are asked for."""
     from search.cost import METRICS, metric_tables
 
     ws = sorted(data.draw(st.sets(st.integers(1, 16), min_size=1, max_size=4)))

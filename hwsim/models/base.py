@@ -71,6 +71,13 @@ class Accelerator(ABC):
         as_ = [a for a in candidates_a if any(self.supports(w, a) for w in candidates_w)]
         return ws, as_
 
+    def widest_mode(self) -> int | None:
+        """Widest operand (bits) the hardware runs in one native mode, the top of the monotone
+        view's envelope (:func:`hwsim.cost_tables`); ``None``: no such limit, the envelope spans
+        every width up to ``hwsim.tables.MODE_MAX_BITS``. A width above it is run as several
+        passes of that mode, an extrapolation of the model, not a mode of its own."""
+        return None
+
     def layer_names_matter(self) -> bool:
         """Whether :meth:`evaluate` reads ``L.names`` (per-layer settings). When it does not,
         layers with equal fields cost the same and :func:`hwsim.cost_tables` evaluates each

@@ -413,6 +413,11 @@ class BitFusion(Accelerator):
         ok = {b for b in ok if (b // fu.min_bits) & (b // fu.min_bits - 1) == 0}
         return int(w_bits) in ok and int(a_bits) in ok
 
+    def widest_mode(self) -> int:
+        """The Fusion Unit's ``max_bits``: wider operands take ``ceil(w/8) * ceil(a/8)`` passes,
+        which the released simulator does not model (it caps precision at 8 bits)."""
+        return int(self.params.fusion_unit.max_bits)
+
     def perf_factor(self, w: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(MACs per FU per cycle, passes) at weight/activation widths ``w``/``a`` bits."""
         fu = self.params.fusion_unit
