@@ -17,8 +17,11 @@ The BitOps-searched and uniform arms do not depend on the accelerator: pareto tr
 part and simulates every trained allocation on every accelerator of the part. All arms of a part
 share the training budget and the seed.
 
-Outputs in ``bench/results/hw_study/`` (``--out``): ``study.md`` (tables + the per-accelerator
-verdicts), ``study.json`` (aggregates), ``parts.json`` (settings and wall time per part),
+Outputs in ``bench/results/hw_study/`` (``--out``): ``study.md`` (tables, the per-accelerator
+dominance verdicts, and the comparison at equal cost: each hardware-aware allocation against the
+most accurate BitOps-searched and uniform arms that cost no more on its accelerator -- the BitOps
+arms of every target and accelerator bracket the cost there, so no extra runs are needed),
+``study.json`` (aggregates), ``parts.json`` (settings and wall time per part),
 ``raw/<part>.json`` (each part's pareto.json: per-run accuracy, allocation and simulated costs),
 ``<accel>_acc_vs_cost.png`` (mean +- std accuracy vs mean cost, all arms) and
 ``allocations.png`` (per-layer bits of the allocations searched for each accelerator). Sub-runs
@@ -275,6 +278,7 @@ def aggregate(plan: list[Part], raw: dict[str, dict[str, Any]]) -> dict[str, Any
             "seeds": sorted(p.seed for p in group_parts),
             "arms": arms,
             "verdicts": {a: verdict(arms, a) for a in accels},
+            "equal_cost": {a: equal_cost(arms, a) for a in accels},
             "cross": cross_matrix(arms, accels),
             # "accel@target" -> cheapest relative cost of the searched layers (no search there)
             "infeasible": {
@@ -305,6 +309,43 @@ def verdict(arms: dict[str, dict[str, Any]], accel: str) -> dict[str, Any]:
                 mixed.append(m)
         out[n] = {"dominates": dominates, "dominated_by": dominated_by, "neither": mixed}
     return out
+
+
+def equal_cost(arms: dict[str, dict[str, Any]], accel: str) -> list[dict[str, Any]]:
+    """For each allocation searched for ``accel``, the comparison at equal cost on ``accel``
+    against every BitOps-searched arm (whichever target or accelerator its BitOps budget came
+    from: all are hardware-agnostic searches, simulated on every accelerator) and every uniform
+    arm: the most accurate one that costs no more (``best_<kind>``; accuracy difference
+    ``delta_<kind>`` = hardware-aware minus it, in points, with ``spread_<kind>``, the two arms'
+    seed std combined) and the cheapest one at least as accurate (``cheaper_<kind>``, its cost
+    over the hardware-aware one's). Means over seeds; costs in the group's unit."""
+    rows = []
+    for n, h in sorted(arms.items()):
+        if h["kind"] != f"searched-for-{accel}" or accel not in h["cost_mean"]:
+            continue
+        hc, ha, hs = h["cost_mean"][accel], h["top1_mean"], h["top1_std"]
+        row: dict[str, Any] = {"arm": n, "target": h["target"], "cost": hc, "top1": ha, "std": hs}
+        for kind in ("bitops", "uniform"):
+            pool = [
+                (m, o) for m, o in arms.items() if o["kind"] == kind and accel in o["cost_mean"]
+            ]
+            under = [(m, o) for m, o in pool if o["cost_mean"][accel] <= hc]
+            if under:
+                m, o = max(under, key=lambda mo: mo[1]["top1_mean"])
+                row[f"best_{kind}"] = {
+                    "arm": m,
+                    "cost": o["cost_mean"][accel],
+                    "top1": o["top1_mean"],
+                    "std": o["top1_std"],
+                }
+                row[f"delta_{kind}"] = ha - o["top1_mean"]
+                row[f"spread_{kind}"] = float(np.hypot(hs, o["top1_std"]))
+            above = [(m, o) for m, o in pool if o["top1_mean"] >= ha]
+            if above:
+                m, o = min(above, key=lambda mo: mo[1]["cost_mean"][accel])
+                row[f"cheaper_{kind}"] = {"arm": m, "cost_ratio": o["cost_mean"][accel] / hc}
+        rows.append(row)
+    return rows
 
 
 def cross_matrix(arms: dict[str, dict[str, Any]], accels: list[str]) -> dict[str, Any]:
@@ -344,6 +385,44 @@ def _pm(mean: float, std: float) -> str:
 def _targets_text(p: Part) -> str:
     extra = "".join(f"; {k}: {', '.join(ts)}" for k, ts in p.accel_targets.items())
     return ", ".join(p.targets) + extra
+
+
+def equal_cost_md(g: dict[str, Any]) -> list[str]:
+    """The equal-cost table of one group (see :func:`equal_cost`)."""
+    rows = [(a, r) for a in g["accels"] for r in g["equal_cost"].get(a, [])]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "At equal cost on each accelerator: every allocation searched for it against the most"
+        " accurate BitOps-searched arm (any target) and uniform arm that cost no more there"
+        " (Δ = hardware-aware minus it, points; spread = the two arms' seed std combined), and"
+        " the cheapest BitOps arm at least as accurate (its cost / the hardware-aware one's):",
+        "",
+        f"| on | arm | cost ({g['unit']}) | top-1 (%) | best BitOps at ≤ cost | Δ (spread)"
+        " | best uniform at ≤ cost | Δ (spread) | cheapest BitOps at ≥ top-1 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def best(r: dict[str, Any], kind: str) -> tuple[str, str]:
+        b = r.get(f"best_{kind}")
+        if b is None:
+            return "none", ""
+        return (
+            f"{b['arm']}: {b['cost']:.4g}, {_pm(b['top1'], b['std'])}",
+            f"{r[f'delta_{kind}']:+.2f} ({r[f'spread_{kind}']:.2f})",
+        )
+
+    for a, r in rows:
+        bb, bd = best(r, "bitops")
+        ub, ud = best(r, "uniform")
+        c = r.get("cheaper_bitops")
+        ch = f"{c['arm']}: {c['cost_ratio']:.2f}×" if c else "none"
+        lines.append(
+            f"| {a} | {r['arm']} | {r['cost']:.4g} | {_pm(r['top1'], r['std'])} | {bb} | {bd} |"
+            f" {ub} | {ud} | {ch} |"
+        )
+    return lines
 
 
 def report_md(agg: dict[str, Any], records: dict[str, Any], plan: list[Part]) -> str:
@@ -405,6 +484,7 @@ def report_md(agg: dict[str, Any], records: dict[str, Any], plan: list[Part]) ->
                     f" {len(v['dominated_by'])} ({', '.join(v['dominated_by']) or 'none'});"
                     f" neither: {', '.join(v['neither']) or 'none'}"
                 )
+        lines += equal_cost_md(g)
         if g["cross"]:
             lines += [
                 "",
