@@ -378,6 +378,11 @@ def cross_matrix(arms: dict[str, dict[str, Any]], accels: list[str]) -> dict[str
 # ----------------------------------------------------------------------------- report
 
 
+def _cost(v: float) -> str:
+    """A cost for the tables: 4 significant digits, whole numbers from 10,000 up (LUTs)."""
+    return f"{v:,.0f}" if abs(v) >= 1e4 else f"{v:.4g}"
+
+
 def _pm(mean: float, std: float) -> str:
     return f"{mean:.2f} ± {std:.2f}"
 
@@ -409,7 +414,7 @@ def equal_cost_md(g: dict[str, Any]) -> list[str]:
         if b is None:
             return "none", ""
         return (
-            f"{b['arm']}: {b['cost']:.4g}, {_pm(b['top1'], b['std'])}",
+            f"{b['arm']}: {_cost(b['cost'])}, {_pm(b['top1'], b['std'])}",
             f"{r[f'delta_{kind}']:+.2f} ({r[f'spread_{kind}']:.2f})",
         )
 
@@ -419,7 +424,7 @@ def equal_cost_md(g: dict[str, Any]) -> list[str]:
         c = r.get("cheaper_bitops")
         ch = f"{c['arm']}: {c['cost_ratio']:.2f}×" if c else "none"
         lines.append(
-            f"| {a} | {r['arm']} | {r['cost']:.4g} | {_pm(r['top1'], r['std'])} | {bb} | {bd} |"
+            f"| {a} | {r['arm']} | {_cost(r['cost'])} | {_pm(r['top1'], r['std'])} | {bb} | {bd} |"
             f" {ub} | {ud} | {ch} |"
         )
     return lines
@@ -460,7 +465,7 @@ def report_md(agg: dict[str, Any], records: dict[str, Any], plan: list[Part]) ->
         lines.append("|---|---|---|" + "---|" * len(accels) + "---|")
         for n, arm in sorted(g["arms"].items(), key=lambda kv: (kv[1]["kind"], kv[0])):
             costs = " | ".join(
-                f"{arm['cost_mean'][a]:.4g}" if a in arm["cost_mean"] else "" for a in accels
+                _cost(arm["cost_mean"][a]) if a in arm["cost_mean"] else "" for a in accels
             )
             fewer = f" ({arm['seeds']} seeds)" if arm["seeds"] < len(g["seeds"]) else ""
             lines.append(
