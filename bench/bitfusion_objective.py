@@ -7,7 +7,9 @@ several times the DRAM traffic. A wider mode (here 16-bit weights: two passes at
 traffic at the true width) doubles the compute, hides the memory time, and the energy
 tie-break then picks a tiling that moves less data: the wider mode comes out cheaper in energy
 and DRAM although it moves more bits per element. That is the simulator's objective, not a
-modelling error; the search sees the monotone envelope (``cost_tables(..., monotone=True)``).
+modelling error. A 16-bit run is two passes of the 8-bit mode, not a mode of its own, so the
+search's monotone view (``cost_tables(..., monotone=True)``) never lets it lower an 8-bit pair's
+cost (``hwsim.tables.floor_multipass``).
 
 For every ResNet-18 layer (3x224x224, batch 1) on ``accel_configs/bitfusion_stripes_cmp.yaml``
 where 16/8 or 8/16 costs less energy than 8/8, this evaluates every tiling in every one of the
