@@ -18,7 +18,8 @@ Two views of the same model:
   mode are not modes but several passes of it: on Bit Fusion a 9-bit "mode" can come out cheaper
   in energy than every 8-bit one only because its doubled compute time makes the fewest-cycles
   tiling rule pick a tiling with less traffic (ResNet-50 layer4.1.conv1 on
-  ``bitfusion_stripes_cmp``: 0.44 vs 3.29 mJ at 8/6), which says nothing about a mode. So they
+  ``bitfusion_stripes_cmp``: 0.44 vs 3.29 mJ at 8/6, ``bench/bitfusion_multipass.py``), which
+  says nothing about a mode. So they
   never lower a native pair's cost, and when candidates wider than the native modes are asked for,
   such a width costs at least the widest native mode it needs (:func:`floor_multipass`): a pair's
   cost does not depend on which other candidates are asked for.
@@ -232,14 +233,15 @@ def cost_tables(
         return _raw(workload, config, w, a)
     native = config.model.widest_mode()
     top = mode_top(config, max(int(w.max()), int(a.max())))
+    multipass = native is not None and top > native
     w0, a0 = int(w.min()), int(a.min())
-    if native is not None and top > native:  # the grid holds the widest native mode
-        w0, a0 = min(w0, int(native)), min(a0, int(native))
+    if multipass:  # the grid holds the widest native mode
+        w0, a0 = min(w0, native), min(a0, native)
     gw = np.arange(w0, top + 1, dtype=np.float64)
     ga = np.arange(a0, top + 1, dtype=np.float64)
     raw = _raw(workload, config, gw, ga)
-    if native is not None and top > native:
-        raw = floor_multipass(raw, int(native) - w0 + 1, int(native) - a0 + 1)
+    if multipass:
+        raw = floor_multipass(raw, native - w0 + 1, native - a0 + 1)
     env = monotone_envelope(raw)
     iw = (w - w0).astype(np.int64)
     ja = (a - a0).astype(np.int64)
