@@ -16,8 +16,6 @@ import yaml
 
 from edmips.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def _start(args: list[str], cwd: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -90,7 +88,11 @@ def test_interrupted_search_stage_resumes(tmp_path: Path, capsys, sig: signal.Si
     cfg.write_text(yaml.safe_dump(exp))
     run = tmp_path / "run"
     args = ["run", str(cfg), "--out", str(run), "--stages", "search", "--no-progress"]
-    proc = _start(args, ROOT.parent)  # from another folder: paths resolve against exp.yaml's
+    # from a folder outside the checkout: paths resolve against exp.yaml's. Not the checkout's
+    # parent, whose entry named like the package (a clone into ./edmips) would shadow it
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proc = _start(args, elsewhere)
     ckpt = run / "search" / "checkpoint.pt"
     _wait_for(ckpt.exists, proc, "search checkpoint")
     proc.send_signal(sig)
