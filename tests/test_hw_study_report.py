@@ -70,3 +70,34 @@ def test_equal_cost_says_none_when_nothing_is_as_cheap(study) -> None:
         study.equal_cost_md({"accels": ["stripes"], "unit": "us", "equal_cost": {"stripes": [row]}})
     )
     assert "| none |  | none |  | none |" in md
+
+
+def test_search8_follow_up_pairs_seeds_and_averages() -> None:
+    """bench/hw_study_search8.py: only seeds run in both the study and the follow-up are
+    compared; top-1 in percent, mean and population std over those seeds."""
+    spec = importlib.util.spec_from_file_location(
+        "hw_study_search8", ROOT / "bench" / "hw_study_search8.py"
+    )
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+
+    def pareto(arm_top1: float, arm_lut: float, u_top1: float) -> dict:
+        row = {"allocation_text": "f 4/4 f"}
+        return {
+            "rows": [
+                {**row, "name": mod.ARM, "top1": arm_top1, mod.COST: arm_lut},
+                {**row, "name": mod.UNIFORM, "top1": u_top1, mod.COST: 100.0},
+            ]
+        }
+
+    study = {0: pareto(0.80, 120.0, 0.85), 1: pareto(0.82, 110.0, 0.85), 2: pareto(0.5, 1.0, 0.5)}
+    longer = {0: pareto(0.84, 130.0, 0.85), 1: pareto(0.86, 110.0, 0.86)}
+    c = mod.compare(study, longer)
+    assert c["seeds"] == [0, 1]
+    s4, s8 = c["arms"]["search4"], c["arms"]["search8"]
+    assert s4["top1"] == pytest.approx([80.0, 82.0]) and s4["top1_mean"] == pytest.approx(81.0)
+    assert s4["top1_std"] == pytest.approx(1.0) and s4["lut_mean"] == pytest.approx(115.0)
+    assert s8["lut_mean"] == pytest.approx(120.0)
+    assert c["arms"]["uniform4-4 (beside search8)"]["top1_mean"] == pytest.approx(85.5)
+    md = mod.compare_md(c)
+    assert "| search4 | 80.00, 120 | 82.00, 110 | 81.00 ± 1.00 | 115 |" in md
