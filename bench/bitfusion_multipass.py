@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +53,8 @@ def main() -> int:
         " native 1..8 (now), per metric; worst = largest now/old ratio"
     )
     out(f"{'network':<16}{'config':<24}{'entries':>8}  changed (worst now/old)")
-    worst_case: tuple[float, str, str, int, int, int] | None = None
+    # (now/old ratio, network, config, layer, w index, a index, workload, raw tables)
+    worst_case: tuple[Any, ...] | None = None
     grid = np.arange(1, WIDE + 1, dtype=np.float64)
     for net, shape in NETWORKS.items():
         wl = trace_workload(build_model(net), shape, name=net)
@@ -71,14 +73,11 @@ def main() -> int:
                     if k == "energy_pj":
                         idx = np.unravel_index(np.argmax(np.where(d, n / o, 0.0)), d.shape)
                         if worst_case is None or ratio > worst_case[0]:
-                            worst_case = (ratio, net, name, *map(int, idx))
+                            worst_case = (ratio, net, name, *map(int, idx), wl, raw)
             size = now["cycles"].size
             out(f"{net:<16}{name:<24}{size:>8}  {'; '.join(changed) or 'none'}")
     if worst_case is not None:
-        ratio, net, name, li, i, j = worst_case
-        wl = trace_workload(build_model(net), NETWORKS[net], name=net)
-        cfg = hwsim.load_config(ROOT / "accel_configs" / f"{name}.yaml")
-        raw = hwsim.cost_tables(wl, cfg, grid, grid)
+        ratio, net, name, li, i, j, wl, raw = worst_case
         e, c, dram = raw["energy_pj"][li], raw["cycles"][li], raw["dram_bytes"][li]
         sub = e[i:, j:]
         wi, aj = np.unravel_index(np.argmin(sub), sub.shape)

@@ -96,6 +96,7 @@ class Part:
     extra: list[str] = field(default_factory=list)
     # per-accelerator targets replacing ``targets`` there (edmips pareto --accel-targets)
     accel_targets: dict[str, list[str]] = field(default_factory=dict)
+    bitops: bool = True  # also the BitOps-targeted searches (edmips pareto --bitops)
 
     @property
     def name(self) -> str:
@@ -109,7 +110,8 @@ class Part:
         cmd += ["--targets", ",".join(self.targets), "--uniform", ",".join(self.uniform)]
         for k, ts in self.accel_targets.items():
             cmd += ["--accel-targets", f"{k}={','.join(ts)}"]
-        cmd += ["--bitops", "--w-bits", ",".join(map(str, self.w_bits))]
+        cmd += ["--bitops"] if self.bitops else []
+        cmd += ["--w-bits", ",".join(map(str, self.w_bits))]
         cmd += ["--a-bits", ",".join(map(str, self.a_bits))]
         cmd += ["--search-epochs", str(self.search_epochs)]
         cmd += ["--train-epochs", str(self.train_epochs)]
@@ -622,7 +624,7 @@ def main() -> int:
             records = json.loads(records_file.read_text()) if records_file.exists() else {}
             before = records.get(p.name)
             if before and (out / "raw" / f"{p.name}.json").exists():
-                if before["settings"] == asdict(p):
+                if Part(**before["settings"]) == p:  # a field added since: its default
                     print(f"[{p.name}] finished before ({before['wall_s'] / 60:.1f} min)")
                     continue
                 # settings changed (e.g. targets added): pareto reruns only the new sub-runs

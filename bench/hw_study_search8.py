@@ -10,47 +10,53 @@ it beside the study's 4-epoch arm and 4/4 per seed and as mean ± std over the t
     python3 bench/hw_study_search8.py            # run (or resume) the three seeds, then the table
     python3 bench/hw_study_search8.py --report   # only the table of the finished seeds
 
-Outputs in ``bench/results/hw_study_search8/``: ``raw/seed<N>.json`` (each run's pareto.json),
-``compare.md`` and ``compare.json``; sub-runs (checkpoints) under ``runs/`` (git-ignored). About 20
-minutes per seed on 2 CPU cores with one thread.
+Each seed is one part in the study's terms (``hw_study.Part``, run by ``hw_study.run_part``), named
+``mobilenetv2_fm-s<N>-fpga-search8``. Outputs in ``bench/results/hw_study_search8/``:
+``raw/<part>.json`` (each run's pareto.json), ``parts.json`` (settings and wall time of the parts
+this script ran), ``compare.md`` and ``compare.json``; sub-runs (checkpoints) under ``runs/``
+(git-ignored).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from hwsim.fileio import atomic_write_text  # noqa: E402
+import hw_study  # noqa: E402
+from hw_study import ROOT, Part, _cost, _pm, atomic_write_text, load_parts, run_part  # noqa: E402
 
 NETWORK = "mobilenetv2_fm"
-SEEDS = [0, 1, 2]
-SEARCH_EPOCHS = 8
 ARM = "fpga_xc7z020_lut0.6x"
 UNIFORM = "uniform4-4"
 COST = "fpga_xc7z020_lut"
-STUDY_RAW = ROOT / "bench/results/hw_study/raw"
+STUDY = ROOT / "bench/results/hw_study"
 
 
-def command(seed: int, out: Path) -> list[str]:
-    """The study's MobileNet ``fpga`` part for one seed, at 0.6x only, with 8 search epochs."""
+def study_parts() -> list[Part]:
+    """The study's MobileNet ``fpga`` parts, one per seed."""
+    return [p for p in hw_study.parts() if p.network == NETWORK and p.group == "fpga"]
+
+
+def plan() -> list[Part]:
+    """Those parts at 0.6x only, against uniform 4/4 only, with 8 search epochs."""
     return [
-        *[sys.executable, "-m", "edmips", "pareto", "--model", NETWORK, "--data", "fmnist"],
-        *["--metric", "lut", "--family", "fixed", "--accel", "accel_configs/fpga_xc7z020.yaml"],
-        *["--targets", "0.6x", "--uniform", "4/4", "--w-bits", "2,4,8", "--a-bits", "2,4,8"],
-        *["--search-epochs", str(SEARCH_EPOCHS), "--train-epochs", "4"],
-        *["--train-subset", "8000", "--batch-size", "128", "--seed", str(seed)],
-        *["--out", str(out), "--no-progress"],
+        replace(
+            p,
+            group="fpga-search8",
+            targets=["0.6x"],
+            uniform=["4/4"],
+            search_epochs=8,
+            bitops=False,
+        )
+        for p in study_parts()
     ]
 
 
@@ -62,9 +68,9 @@ def _row(pareto: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def compare(study: dict[int, dict[str, Any]], longer: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    """Per seed found in both: top-1 (%) and LUTs of the study's 4-epoch search, of the 8-epoch
-    search and of uniform 4/4 (the study's and the one trained beside the 8-epoch search); then
-    mean and std over those seeds."""
+    """Per seed found in both (pareto.json by seed): top-1 (%) and LUTs of the study's 4-epoch
+    search, of the 8-epoch search and of uniform 4/4 (the study's and the one trained beside the
+    8-epoch search); then mean and std over those seeds."""
     seeds = sorted(set(study) & set(longer))
     cols = {
         "search4": lambda s: _row(study[s], ARM),
@@ -101,9 +107,9 @@ def compare_md(c: dict[str, Any]) -> str:
         "|---|" + "---|" * len(seeds) + "---|---|",
     ]
     for name, a in c["arms"].items():
-        cells = [f"{t:.2f}, {lut:,.0f}" for t, lut in zip(a["top1"], a["lut"])]
-        mean = f"{a['top1_mean']:.2f} ± {a['top1_std']:.2f}"
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {mean} | {a['lut_mean']:,.0f} |")
+        cells = [f"{t:.2f}, {_cost(lut)}" for t, lut in zip(a["top1"], a["lut"])]
+        mean = _pm(a["top1_mean"], a["top1_std"])
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {mean} | {_cost(a['lut_mean'])} |")
     lines += ["", "Allocations (w/a per layer, f = float):", ""]
     for name in ("search4", "search8"):
         for s, alloc in zip(seeds, c["arms"][name]["allocation"]):
@@ -111,13 +117,10 @@ def compare_md(c: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _load(folder: Path, pattern: str) -> dict[int, dict[str, Any]]:
-    found = {}
-    for s in SEEDS:
-        f = folder / pattern.format(seed=s)
-        if f.exists():
-            found[s] = json.loads(f.read_text())
-    return found
+def by_seed(out: Path, parts: list[Part]) -> dict[int, dict[str, Any]]:
+    """pareto.json of every finished part under ``out``, by seed."""
+    found = load_parts(out, parts)
+    return {p.seed: found[p.name] for p in parts if p.name in found}
 
 
 def main() -> int:
@@ -127,23 +130,18 @@ def main() -> int:
     args = ap.parse_args()
     out = Path(args.out)
     (out / "raw").mkdir(parents=True, exist_ok=True)
+    parts = plan()
     if not args.report:
-        env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-        for s in SEEDS:
-            raw = out / "raw" / f"seed{s}.json"
-            if raw.exists():
-                print(f"[seed {s}] finished before")
+        records_file = out / "parts.json"
+        for p in parts:
+            if (out / "raw" / f"{p.name}.json").exists():
+                print(f"[{p.name}] finished before")
                 continue
-            folder = out / "runs" / f"seed{s}"
-            t0 = time.time()
-            if subprocess.call(command(s, folder), cwd=ROOT, env=env) != 0:
-                print(f"seed {s}: edmips pareto failed (see above)", file=sys.stderr)
-                return 1
-            atomic_write_text(raw, (folder / "pareto.json").read_text())
-            print(f"[seed {s}] {(time.time() - t0) / 60:.1f} min")
-    c = compare(
-        _load(STUDY_RAW, f"{NETWORK}-s{{seed}}-fpga.json"), _load(out / "raw", "seed{seed}.json")
-    )
+            record = run_part(p, out)
+            records = json.loads(records_file.read_text()) if records_file.exists() else {}
+            records[p.name] = record
+            atomic_write_text(records_file, json.dumps(records, indent=2) + "\n")
+    c = compare(by_seed(STUDY, study_parts()), by_seed(out, parts))
     atomic_write_text(out / "compare.json", json.dumps(c, indent=2) + "\n")
     atomic_write_text(out / "compare.md", compare_md(c))
     print((out / "compare.md").read_text())
